@@ -1,0 +1,156 @@
+"""The ``myeloma-kg`` command line: a thin click layer over plain functions."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import Settings
+from .errors import MyelomaKGError, QueryParameterError
+from .store import EXPORT_FORMATS
+
+STORE_HELP = "'memory' (default, embedded), a folder (embedded, kept on disk), or a SPARQL endpoint URL."
+
+
+def _settings(ctx: click.Context, **overrides) -> Settings:
+    base: Settings = ctx.obj["settings"]
+    return base.with_overrides(overrides)
+
+
+def _fail(exc: MyelomaKGError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _load(settings: Settings, **kwargs):
+    from .graph import load_graph
+
+    return load_graph(settings, **kwargs)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="myeloma-kg")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """myeloma-kg: the 2025 Pan-Pacific consensus on anti-CD38 therapy in relapsed/refractory
+    multiple myeloma as a knowledge graph, with its evidence, checks and SPARQL queries."""
+    try:
+        ctx.obj = {"settings": Settings.load()}
+    except (KeyError, ValueError) as exc:
+        click.echo(f"error: bad MYELOMA_KG_* setting: {exc}", err=True)
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("query_ref", metavar="FILE_OR_NAME")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE", help="A query parameter (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "tsv", "xml"]), default="table", show_default=True)
+@click.option("--store", default=None, help=STORE_HELP)
+@click.pass_context
+def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str, store: str | None) -> None:
+    """Run a named query of queries/ (see 'myeloma-kg queries') or a .rq file."""
+    from .queries import QueryCatalog
+    from .results import render
+
+    settings = _settings(ctx, store=store)
+    try:
+        catalog = QueryCatalog(settings.queries_dir)
+        named = catalog.resolve(query_ref)
+        values = {}
+        for item in params:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise QueryParameterError(f"--param {item!r}: write it as NAME=VALUE")
+            values[key.strip()] = value
+        bindings = named.bind(values)
+        kg = _load(settings)
+        result = kg.query(named.text, bindings)
+        click.echo(render(result, fmt))
+    except MyelomaKGError as exc:
+        _fail(exc)
+
+
+@main.command("queries")
+@click.pass_context
+def list_queries(ctx: click.Context) -> None:
+    """List the named queries with their parameters."""
+    from .queries import QueryCatalog
+
+    try:
+        catalog = QueryCatalog(_settings(ctx).queries_dir)
+    except MyelomaKGError as exc:
+        _fail(exc)
+    for named in catalog:
+        params = ", ".join(
+            f"{p.name}:{p.type}" + ("" if p.default is None else f"={p.default}") for p in named.params
+        )
+        click.echo(f"{named.name}" + (f"  ({params})" if params else ""))
+        click.echo(f"    {named.summary}")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(sorted(EXPORT_FORMATS)), default="turtle", show_default=True)
+@click.option("--inferred", is_flag=True, help="Add what the OWL reasoner infers.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of standard output.")
+@click.option("--store", default=None, help=STORE_HELP)
+@click.pass_context
+def export(ctx: click.Context, fmt: str, inferred: bool, output: Path | None, store: str | None) -> None:
+    """Write the shipped graph (ontology and guideline content)."""
+    settings = _settings(ctx, store=store)
+    try:
+        kg = _load(settings, reason=inferred)
+        data = kg.export(fmt, inferred=inferred)
+    except MyelomaKGError as exc:
+        _fail(exc)
+    if output:
+        output.write_bytes(data)
+        click.echo(f"wrote {output} ({len(data)} bytes)", err=True)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@main.command()
+@click.option("--with", "extra", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A draft Turtle file to check together with the shipped content (repeatable).")
+@click.option("--store", default=None, help=STORE_HELP)
+@click.pass_context
+def check(ctx: click.Context, extra: tuple[Path, ...], store: str | None) -> None:
+    """Quality checks: reasoner consistency, SHACL content shapes, SPARQL violation rules."""
+    from .checks import run_checks
+
+    settings = _settings(ctx, store=store)
+    started = time.perf_counter()
+    try:
+        kg = _load(settings, reason=False, extra=extra)
+        report = run_checks(kg, settings)
+    except MyelomaKGError as exc:
+        _fail(exc)
+    report.timings["total"] = time.perf_counter() - started
+    click.echo(report.text())
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default 5000).")
+@click.option("--store", default=None, help=STORE_HELP)
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, store: str | None) -> None:
+    """Serve the web app and the SPARQL endpoint."""
+    settings = _settings(ctx, host=host, port=port, store=store)
+    try:
+        started = time.perf_counter()
+        kg = _load(settings)
+        seconds = time.perf_counter() - started
+    except MyelomaKGError as exc:
+        _fail(exc)
+    click.echo(f"loaded the graph: {kg.count()} triples in {seconds:.1f} s (store: {settings.store})")
+    click.echo(
+        "The web frontend is not part of this version yet. It will serve, on "
+        f"http://{settings.host}:{settings.port}/ : the SPARQL endpoint (/sparql), the named-query "
+        "API (/api/queries), patient validation and recommendation (/api/validate, /api/recommend) "
+        "and a page for every IRI of the graph. Meanwhile use 'myeloma-kg query' and 'myeloma-kg export'."
+    )

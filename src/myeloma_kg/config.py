@@ -1,0 +1,110 @@
+"""One settings object for the whole project.
+
+Defaults live in code; a mapping passed by the caller overrides them, and ``MYELOMA_KG_*``
+environment variables override both (``Settings.load``).  Nothing reads the environment at
+import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "MYELOMA_KG_"
+
+
+def _find_home() -> Path:
+    """The project folder that holds ``ontology/``, ``shapes/`` and ``queries/``."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "ontology" / "myeloma-kg.ttl").is_file():
+            return parent
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths, store choice and limits; every component reads these and nothing else."""
+
+    home: Path = field(default_factory=_find_home)
+    store: str = "memory"  # "memory", a folder path, or the URL of a SPARQL endpoint
+    cache_dir: Path | None = None  # where the reasoner's result is kept; default <home>/.cache
+    host: str = "127.0.0.1"
+    port: int = 5000
+    query_timeout_s: float = 10.0
+    max_result_rows: int = 10000
+    max_request_bytes: int = 1_000_000
+    threads: int = 4
+    reason: bool = True  # compute the inferred graph (cached) when the store is loaded
+
+    @property
+    def ontology_dir(self) -> Path:
+        return self.home / "ontology"
+
+    @property
+    def tbox_file(self) -> Path:
+        return self.ontology_dir / "myeloma-kg.ttl"
+
+    @property
+    def content_dir(self) -> Path:
+        return self.ontology_dir / "content"
+
+    @property
+    def shapes_dir(self) -> Path:
+        return self.home / "shapes"
+
+    @property
+    def queries_dir(self) -> Path:
+        return self.home / "queries"
+
+    @property
+    def checks_dir(self) -> Path:
+        return self.queries_dir / "checks"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.home / ".cache"
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Settings":
+        """A copy with the given fields replaced; ``None`` values are ignored."""
+        if not overrides:
+            return self
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key not in known:
+                raise KeyError(f"unknown setting {key!r}")
+            changes[key] = _coerce(known[key].type, value)
+        return replace(self, **changes)
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> "Settings":
+        """Defaults, then ``overrides``, then ``MYELOMA_KG_*`` variables of ``environ``."""
+        env = os.environ if environ is None else environ
+        settings = cls().with_overrides(overrides)
+        from_env = {
+            f.name: env[ENV_PREFIX + f.name.upper()]
+            for f in fields(cls)
+            if ENV_PREFIX + f.name.upper() in env
+        }
+        return settings.with_overrides(from_env)
+
+
+def _coerce(type_name: Any, value: Any) -> Any:
+    text = str(type_name)
+    if isinstance(value, str):
+        if "Path" in text:
+            return Path(value)
+        if text == "int":
+            return int(value)
+        if text == "float":
+            return float(value)
+        if text == "bool":
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value

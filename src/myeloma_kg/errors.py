@@ -1,0 +1,51 @@
+"""The project's exceptions: one base class and a few specific ones that carry their context."""
+
+from __future__ import annotations
+
+
+class MyelomaKGError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code = 2
+
+
+class OntologyLoadError(MyelomaKGError):
+    """An ontology or content file could not be read."""
+
+    def __init__(self, path: object, detail: str) -> None:
+        super().__init__(f"{path}: {detail}")
+        self.path = path
+        self.detail = detail
+
+
+class ShapesLoadError(MyelomaKGError):
+    """A SHACL shapes file could not be read."""
+
+
+class StoreError(MyelomaKGError):
+    """The triple store could not be opened, reached or queried."""
+
+
+class QueryNotFound(MyelomaKGError):
+    """No query of that name or file exists."""
+
+    def __init__(self, name: str, known: list[str] | None = None) -> None:
+        hint = f" (known queries: {', '.join(known)})" if known else ""
+        super().__init__(f"no query named {name!r}{hint}")
+        self.name = name
+
+
+class QueryHeaderError(MyelomaKGError):
+    """A query file's ``#+`` header is malformed."""
+
+
+class QueryParameterError(MyelomaKGError):
+    """A query parameter is missing, unknown or of the wrong type."""
+
+
+class QuerySyntaxError(MyelomaKGError):
+    """The query text does not parse."""
+
+
+class ReasonerError(MyelomaKGError):
+    """The OWL reasoner could not run, or found the ontology inconsistent."""

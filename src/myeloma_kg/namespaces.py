@@ -1,0 +1,85 @@
+"""The prefixes of the public contract, bound in one place."""
+
+from __future__ import annotations
+
+from rdflib import Graph, Namespace
+from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
+
+from ._mkg import MKG
+
+BASE = "https://w3id.org/myeloma-kg/"
+
+DRUG = Namespace(BASE + "drug/")
+REGIMEN = Namespace(BASE + "regimen/")
+TRIAL = Namespace(BASE + "trial/")
+REC = Namespace(BASE + "recommendation/")
+RISK = Namespace(BASE + "risk/")
+PATIENT = Namespace(BASE + "patient/")
+OUTCOME = Namespace(BASE + "outcome/")
+CRIT = Namespace(BASE + "criterion/")
+CAUTION = Namespace(BASE + "caution/")
+ACTION = Namespace(BASE + "action/")
+SCHEDULE = Namespace(BASE + "schedule/")
+PUB = Namespace(BASE + "publication/")
+GUIDELINE = Namespace(BASE + "guideline/")
+IDREC = Namespace(BASE + "identifier/")
+GRAPH = Namespace(BASE + "graph/")
+
+ONTOLOGY_IRI = BASE + "ontology"
+
+# The named graphs of the store.
+GRAPH_ONTOLOGY = GRAPH["ontology"]
+GRAPH_GUIDELINE = GRAPH["guideline"]
+GRAPH_INFERRED = GRAPH["inferred"]
+
+PREFIXES: dict[str, str] = {
+    "mkg": str(MKG),
+    "drug": str(DRUG),
+    "regimen": str(REGIMEN),
+    "trial": str(TRIAL),
+    "rec": str(REC),
+    "risk": str(RISK),
+    "patient": str(PATIENT),
+    "outcome": str(OUTCOME),
+    "crit": str(CRIT),
+    "caution": str(CAUTION),
+    "action": str(ACTION),
+    "schedule": str(SCHEDULE),
+    "pub": str(PUB),
+    "guideline": str(GUIDELINE),
+    "idrec": str(IDREC),
+    "rdf": str(RDF),
+    "rdfs": str(RDFS),
+    "owl": str(OWL),
+    "xsd": str(XSD),
+    "skos": str(SKOS),
+    "dcterms": str(DCTERMS),
+    "prov": str(PROV),
+}
+
+# Namespaces under which the shipped graph mints its own IRIs.
+OWN_NAMESPACES = tuple(v for k, v in PREFIXES.items() if v.startswith(BASE) and k != "patient")
+
+
+def sparql_prologue() -> str:
+    """PREFIX lines for every prefix above, for queries written without their own."""
+    return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+
+
+def bind_prefixes(graph: Graph) -> Graph:
+    """Bind every project prefix on an rdflib graph and return it."""
+    for prefix, iri in PREFIXES.items():
+        graph.bind(prefix, iri, override=True, replace=True)
+    return graph
+
+
+def compact(iri: str) -> str:
+    """``drug:daratumumab`` for a project IRI; the IRI itself when no prefix fits."""
+    best = ""
+    best_prefix = ""
+    for prefix, ns in PREFIXES.items():
+        if iri.startswith(ns) and len(ns) > len(best):
+            best, best_prefix = ns, prefix
+    if not best:
+        return iri
+    return f"{best_prefix}:{iri[len(best):]}"

@@ -1,0 +1,176 @@
+"""OWL 2 DL reasoning with owlready2 and HermiT.
+
+The reasoner checks the ontology and content for consistency and classifies them; what it adds
+(class memberships such as ``mkg:AntiCD38Regimen``, inferred subclass links and property values)
+becomes the ``inferred`` named graph.  The result is cached on disk, keyed by a hash of the
+reasoner's input, so it is computed once per change of the files, never per request.
+
+HermiT does not accept ``xsd:date`` (it is not in the OWL 2 datatype map), so triples with dates
+are left out of what it reads; they carry no logic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from .errors import ReasonerError
+from .store import KnowledgeGraph
+
+XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDFS_SUBCLASS = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
+OWL = "http://www.w3.org/2002/07/owl#"
+_IGNORED_TYPES = {OWL + "Thing", OWL + "NamedIndividual", OWL + "Nothing"}
+REASONER_VERSION = "hermit-1"  # part of the cache key: bump when this module changes its output
+
+
+@dataclass
+class ReasoningResult:
+    consistent: bool
+    unsatisfiable: list[str] = field(default_factory=list)
+    inferred: list[ox.Triple] = field(default_factory=list)
+    seconds: float = 0.0
+    cached: bool = False
+    message: str = ""
+
+
+def reasoner_input(kg: KnowledgeGraph) -> bytes:
+    """The asserted triples as N-Triples, without anything HermiT cannot read."""
+    keep = []
+    for triple in kg.triples():
+        obj = triple.object
+        if isinstance(obj, ox.Literal) and obj.datatype.value == XSD_DATE:
+            continue
+        if isinstance(obj, ox.NamedNode) and obj.value == XSD_DATE:
+            continue
+        keep.append(triple)
+    return ox.serialize(keep, format=ox.RdfFormat.N_TRIPLES)
+
+
+def reason(kg: KnowledgeGraph, cache_dir: Path | None = None) -> ReasoningResult:
+    """Classify the graph (or read the cached classification) and return what the reasoner adds."""
+    data = reasoner_input(kg)
+    key = hashlib.sha256(REASONER_VERSION.encode() + data).hexdigest()[:32]
+    cache_file = cache_dir / f"inferred-{key}.nt" if cache_dir is not None else None
+    if cache_file is not None and cache_file.is_file():
+        triples = list(ox.parse(path=str(cache_file), format=ox.RdfFormat.N_TRIPLES))
+        return ReasoningResult(consistent=True, inferred=triples, cached=True)
+    result = run_hermit(data)
+    if result.consistent and cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp")
+        tmp.write_bytes(ox.serialize(result.inferred, format=ox.RdfFormat.N_TRIPLES))
+        tmp.replace(cache_file)
+    return result
+
+
+def materialise(kg: KnowledgeGraph, cache_dir: Path | None = None) -> ReasoningResult:
+    """Reason and write the result into the store's ``inferred`` graph."""
+    result = reason(kg, cache_dir)
+    if not result.consistent:
+        raise ReasonerError(result.message)
+    kg.set_inferred(result.inferred)
+    return result
+
+
+def run_hermit(ntriples: bytes) -> ReasoningResult:
+    """Run HermiT through owlready2 on N-Triples and collect the entailed named-class facts."""
+    try:
+        import owlready2
+    except ImportError as exc:  # pragma: no cover - a dependency of the package
+        raise ReasonerError(f"owlready2 is not installed: {exc}") from exc
+    if shutil.which("java") is None and not getattr(owlready2, "JAVA_EXE", None):
+        raise ReasonerError("the OWL reasoner needs Java (a JRE 11 or newer) on the PATH")
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="myeloma-kg-reason-"))
+    try:
+        source = workdir / "input.nt"
+        source.write_bytes(ntriples)
+        world = owlready2.World()
+        try:
+            world.get_ontology(source.as_uri()).load(format="ntriples")
+        except Exception as exc:  # owlready2 raises many kinds of parse errors
+            raise ReasonerError(f"the reasoner could not read the graph: {exc}") from exc
+        asserted = {
+            (t.subject.value, t.predicate.value, t.object.value)
+            for t in ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES)
+            if isinstance(t.object, ox.NamedNode) and isinstance(t.subject, ox.NamedNode)
+        }
+        try:
+            with _quiet():
+                owlready2.sync_reasoner_hermit(world, infer_property_values=True, debug=0)
+        except owlready2.OwlReadyInconsistentOntologyError as exc:
+            return ReasoningResult(
+                consistent=False,
+                seconds=time.perf_counter() - started,
+                message=f"the ontology and content are inconsistent: {_first_line(exc)}",
+            )
+        except Exception as exc:
+            raise ReasonerError(f"HermiT failed: {_first_line(exc)}") from exc
+        unsatisfiable = sorted(c.iri for c in world.inconsistent_classes() if hasattr(c, "iri"))
+        after = _named_facts(world)
+        added = sorted(after - asserted)
+        triples = [
+            ox.Triple(ox.NamedNode(s), ox.NamedNode(p), ox.NamedNode(o)) for s, p, o in added
+        ]
+        return ReasoningResult(
+            consistent=not unsatisfiable,
+            unsatisfiable=unsatisfiable,
+            inferred=triples,
+            seconds=time.perf_counter() - started,
+            message="unsatisfiable classes: " + ", ".join(unsatisfiable) if unsatisfiable else "",
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _named_facts(world) -> set[tuple[str, str, str]]:
+    """Type closure of individuals, subclass closure of classes, object property values."""
+    import owlready2
+
+    facts: set[tuple[str, str, str]] = set()
+    for ind in world.individuals():
+        for cls in ind.INDIRECT_is_a:
+            iri = getattr(cls, "iri", None)
+            if isinstance(cls, owlready2.ThingClass) and iri and iri not in _IGNORED_TYPES:
+                facts.add((ind.iri, RDF_TYPE, iri))
+    for cls in world.classes():
+        for sup in cls.INDIRECT_is_a:
+            iri = getattr(sup, "iri", None)
+            if isinstance(sup, owlready2.ThingClass) and iri and sup is not cls and iri not in _IGNORED_TYPES:
+                facts.add((cls.iri, RDFS_SUBCLASS, iri))
+    for prop in world.object_properties():
+        for subj, obj in prop.get_relations():
+            s_iri, o_iri = getattr(subj, "iri", None), getattr(obj, "iri", None)
+            if s_iri and o_iri:
+                facts.add((s_iri, prop.iri, o_iri))
+    return facts
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class _quiet:
+    """Silence owlready2's prints to stdout/stderr while the reasoner runs."""
+
+    def __enter__(self):
+        import contextlib
+        import io
+
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+        self._stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+        return self
+
+    def __exit__(self, *exc):
+        self._stack.close()
+        return False

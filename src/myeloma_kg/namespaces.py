@@ -24,6 +24,7 @@ PUB = Namespace(BASE + "publication/")
 GUIDELINE = Namespace(BASE + "guideline/")
 IDREC = Namespace(BASE + "identifier/")
 GRAPH = Namespace(BASE + "graph/")
+SHAPE = Namespace(BASE + "shapes/content#")
 
 ONTOLOGY_IRI = BASE + "ontology"
 
@@ -48,6 +49,7 @@ PREFIXES: dict[str, str] = {
     "pub": str(PUB),
     "guideline": str(GUIDELINE),
     "idrec": str(IDREC),
+    "shape": str(SHAPE),
     "rdf": str(RDF),
     "rdfs": str(RDFS),
     "owl": str(OWL),

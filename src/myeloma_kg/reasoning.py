@@ -115,7 +115,8 @@ def run_hermit(ntriples: bytes) -> ReasoningResult:
         except Exception as exc:
             raise ReasonerError(f"HermiT failed: {_first_line(exc)}") from exc
         unsatisfiable = sorted(c.iri for c in world.inconsistent_classes() if hasattr(c, "iri"))
-        after = _named_facts(world)
+        subjects = {t[0] for t in asserted if t[1] == RDF_TYPE}
+        after = _named_facts(world, subjects)
         added = sorted(after - asserted)
         triples = [
             ox.Triple(ox.NamedNode(s), ox.NamedNode(p), ox.NamedNode(o)) for s, p, o in added
@@ -131,12 +132,19 @@ def run_hermit(ntriples: bytes) -> ReasoningResult:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _named_facts(world) -> set[tuple[str, str, str]]:
-    """Type closure of individuals, subclass closure of classes, object property values."""
+def _named_facts(world, subjects: set[str]) -> set[tuple[str, str, str]]:
+    """Type closure of individuals, subclass closure of classes, object property values.
+
+    ``world.individuals()`` lists only individuals declared owl:NamedIndividual, so the
+    individuals are found among the typed subjects of the input instead.
+    """
     import owlready2
 
     facts: set[tuple[str, str, str]] = set()
-    for ind in world.individuals():
+    for iri in sorted(subjects):
+        ind = world[iri]
+        if not isinstance(ind, owlready2.Thing):
+            continue
         for cls in ind.INDIRECT_is_a:
             iri = getattr(cls, "iri", None)
             if isinstance(cls, owlready2.ThingClass) and iri and iri not in _IGNORED_TYPES:

@@ -21,6 +21,7 @@ class MKG(DefinedNamespace):
     AbstractTopicScheme: URIRef
     AbstractTopicStratification: URIRef
     AbstractTopicToxicity: URIRef
+    ActionAdministration: URIRef
     ActionAssessment: URIRef
     ActionDoseManagement: URIRef
     ActionGrowthFactor: URIRef
@@ -88,6 +89,7 @@ class MKG(DefinedNamespace):
     DOR: URIRef
     Daily: URIRef
     Days: URIRef
+    Demographic: URIRef
     DiscontinuationForAE: URIRef
     DiseaseFeature: URIRef
     DosingSchedule: URIRef
@@ -171,6 +173,7 @@ class MKG(DefinedNamespace):
     Phase3: URIRef
     Phase3Trial: URIRef
     Pneumonia: URIRef
+    Points: URIRef
     PomalidomideRegimen: URIRef
     PooledAnalysis: URIRef
     PopulationSubgroup: URIRef
@@ -424,6 +427,7 @@ class MKG(DefinedNamespace):
     unknownText: URIRef
     unmetText: URIRef
     untilProgression: URIRef
+    usesParameter: URIRef
     variantOf: URIRef
     volume: URIRef
     volumeMl: URIRef

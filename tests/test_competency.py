@@ -83,10 +83,8 @@ def test_cq06_significant_overall_survival(run_query):
 def test_cq07_renal_impairment(run_query):
     rows = run_query("evidence-in-subgroup", subgroup="risk:RenalImpairment")
     assert {"IsaKd", "IsaPd", "DPd"} <= regimens(rows)
-    hrs = {(r["regimen"][len(R):], r["hazardRatio"]) for r in rows if r["hazardRatio"]}
-    assert ("IsaKd", pytest.approx(0.27)) in hrs
-    assert ("IsaPd", pytest.approx(0.50)) in hrs
-    assert ("DPd", pytest.approx(0.59)) in hrs
+    hrs = {(r["regimen"][len(R):], round(r["hazardRatio"], 3)) for r in rows if r["hazardRatio"]}
+    assert {("IsaKd", 0.27), ("IsaPd", 0.5), ("DPd", 0.59)} <= hrs
     renal_response = [r for r in rows if r["endpointLabel"].lower().startswith("complete renal")]
     assert any(r["experimentalValue"] == pytest.approx(52.0) and r["comparatorValue"] == pytest.approx(30.8)
                for r in renal_response)
@@ -122,8 +120,8 @@ def test_cq11_infection_prophylaxis(run_query):
     rows = run_query("supportive-care-actions", kind="mkg:ActionProphylaxis") + \
         run_query("supportive-care-actions", kind="mkg:ActionVaccination")
     text = _texts(rows)
-    for phrase in ("acyclovir", "valacyclovir", "hbv", "zoster", "influenza", "pneumococcal", "400 mg/dl",
-                   "levofloxacin", "pjp"):
+    for phrase in ("acyclovir", "valacyclovir", "hbv", "zoster", "influenza", "pneumococ", "400 mg/dl",
+                   "levofloxacin", "pneumocystis"):
         assert phrase in text, phrase
 
 
@@ -131,7 +129,7 @@ def test_cq10_prior_anti_cd38_in_trials(run_query):
     rows = run_query("trial-eligibility")
     facts = {(r["trial"], r["aspect"][len(MKG):], r["policy"][len(MKG):]) for r in rows}
     assert (CANDOR, "AspectPriorAntiCD38", "Stratified") in facts
-    assert (MAJESTEC3, "AspectPriorAntiCD38", "Allowed") in facts
+    assert (MAJESTEC3, "AspectPriorAntiCD38", "AllowedIfNotRefractory") in facts
     assert (MAJESTEC3, "AspectAntiCD38Refractory", "Excluded") in facts
     assert (ICARIA, "AspectAntiCD38Refractory", "Excluded") in facts
     assert (LEPUS, "AspectPriorAntiCD38", "Excluded") in facts

@@ -25,10 +25,12 @@ from .store import KnowledgeGraph
 
 XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-RDFS_SUBCLASS = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+RDFS_SUBCLASS = RDFS + "subClassOf"
 OWL = "http://www.w3.org/2002/07/owl#"
 _IGNORED_TYPES = {OWL + "Thing", OWL + "NamedIndividual", OWL + "Nothing"}
-REASONER_VERSION = "hermit-1"  # part of the cache key: bump when this module changes its output
+REASONER_VERSION = "hermit-3"
+ONTOLOGY_NS = "https://w3id.org/myeloma-kg/ontology"  # part of the cache key: bump when this module changes its output
 
 
 @dataclass
@@ -42,11 +44,38 @@ class ReasoningResult:
 
 
 def reasoner_input(kg: KnowledgeGraph) -> bytes:
-    """The asserted triples as N-Triples, without anything HermiT cannot read."""
+    """The asserted triples as N-Triples, without what HermiT cannot read or does not need.
+
+    Dates go (HermiT rejects ``xsd:date``), and so do annotation assertions (labels, definitions,
+    notes), which carry no logic.  Literal values of individuals go too, except for the datatype
+    properties that a class definition of the ontology uses (such as ``mkg:randomized`` for
+    ``mkg:RandomizedTrial``): HermiT's datatype reasoning over the few thousand reported figures
+    took about ten times as long as everything else, and the datatypes of those values are
+    checked by ``queries/checks/datatype-range-violation.rq`` instead.
+    """
+    used_in_definitions = {
+        row["p"]
+        for row in kg.select(
+            "SELECT DISTINCT ?p WHERE { ?r owl:onProperty ?p . ?p a owl:DatatypeProperty }"
+        )
+    }
+    annotation = {
+        t.subject.value
+        for t in kg.triples()
+        if t.predicate.value == RDF_TYPE and t.object.value == OWL + "AnnotationProperty"
+    } | {RDFS + "label", RDFS + "comment"}
     keep = []
     for triple in kg.triples():
+        if triple.predicate.value in annotation:
+            continue
         obj = triple.object
         if isinstance(obj, ox.Literal) and obj.datatype.value == XSD_DATE:
+            continue
+        if (
+            isinstance(obj, ox.Literal)
+            and not triple.subject.value.startswith(ONTOLOGY_NS)
+            and triple.predicate.value not in used_in_definitions
+        ):
             continue
         if isinstance(obj, ox.NamedNode) and obj.value == XSD_DATE:
             continue

@@ -85,13 +85,14 @@ def reasoner_input(kg: KnowledgeGraph) -> bytes:
 
 def reason(kg: KnowledgeGraph, cache_dir: Path | None = None) -> ReasoningResult:
     """Classify the graph (or read the cached classification) and return what the reasoner adds."""
-    data = reasoner_input(kg)
-    key = hashlib.sha256(REASONER_VERSION.encode() + data).hexdigest()[:32]
-    cache_file = cache_dir / f"inferred-{key}.nt" if cache_dir is not None else None
+    # The key is the hash of the source files (blank-node labels make the serialised input
+    # differ from one load to the next, so it cannot be hashed itself).
+    key = hashlib.sha256((REASONER_VERSION + kg.digest).encode()).hexdigest()[:32]
+    cache_file = cache_dir / f"inferred-{key}.nt" if cache_dir is not None and kg.digest else None
     if cache_file is not None and cache_file.is_file():
         triples = list(ox.parse(path=str(cache_file), format=ox.RdfFormat.N_TRIPLES))
         return ReasoningResult(consistent=True, inferred=triples, cached=True)
-    result = run_hermit(data)
+    result = run_hermit(reasoner_input(kg))
     if result.consistent and cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(".tmp")

@@ -298,6 +298,7 @@ class MKG(DefinedNamespace):
     confidenceNote: URIRef
     countries: URIRef
     creatinineClearance: URIRef
+    criterionUnknown: URIRef
     crossResistantClass: URIRef
     cycleLengthDays: URIRef
     cytogeneticsReported: URIRef
@@ -328,6 +329,7 @@ class MKG(DefinedNamespace):
     exposedTo: URIRef
     exposureDrug: URIRef
     extramedullaryDisease: URIRef
+    failsCriterion: URIRef
     followUpMonths: URIRef
     frailtyCategory: URIRef
     frequency: URIRef
@@ -358,12 +360,14 @@ class MKG(DefinedNamespace):
     isRechallenge: URIRef
     issue: URIRef
     journal: URIRef
+    lacksState: URIRef
     lineContext: URIRef
     lineNumber: URIRef
     maxCycles: URIRef
     maxExclusive: URIRef
     maxInclusive: URIRef
     maxPriorLines: URIRef
+    meetsCriterion: URIRef
     metText: URIRef
     minExclusive: URIRef
     minInclusive: URIRef
@@ -379,6 +383,7 @@ class MKG(DefinedNamespace):
     outcomeOf: URIRef
     pValue: URIRef
     pages: URIRef
+    parameterConcept: URIRef
     parameterValue: URIRef
     partOfGuideline: URIRef
     patientId: URIRef
@@ -398,6 +403,7 @@ class MKG(DefinedNamespace):
     randomized: URIRef
     recommends: URIRef
     recommendsAction: URIRef
+    refractoryExposure: URIRef
     refractoryTo: URIRef
     reportsOutcome: URIRef
     responseRank: URIRef

@@ -1,0 +1,232 @@
+"""Patient records in: plain JSON (JSON-LD under the project's context), explicit JSON-LD, or Turtle.
+
+A record becomes a small set of RDF triples about one patient.  Values are carried over as they
+are: a wrong type or an unknown word is not fixed here but left for the SHACL shapes to report in
+clinical words.  Words (drug names, cytogenetic findings, responses, stop reasons, frailty) are
+looked up in the vocabulary the graph itself provides (``queries/patient/vocabulary.rq``), so no
+drug name or clinical term is written in this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import quote
+
+import pyoxigraph as ox
+
+from ._mkg import MKG
+from .errors import MyelomaKGError
+from .namespaces import DRUG, PATIENT
+
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+XSD = "http://www.w3.org/2001/XMLSchema#"
+CONTEXT_FILE = Path(__file__).with_name("context.jsonld")
+CONTEXT_URL = "https://w3id.org/myeloma-kg/context.jsonld"
+
+
+class UnreadableRecord(MyelomaKGError):
+    """The input is not a patient record at all (not JSON or Turtle, or the wrong shape)."""
+
+    exit_code = 2
+
+
+def m(name: str) -> ox.NamedNode:
+    return ox.NamedNode(str(getattr(MKG, name)))
+
+
+@dataclass
+class Vocabulary:
+    """Lower-case words to IRIs, by kind (drug, cytogenetics, response, stopReason, frailty)."""
+
+    words: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[dict[str, Any]]) -> "Vocabulary":
+        words: dict[str, dict[str, str]] = {}
+        for row in rows:
+            words.setdefault(row["kind"], {}).setdefault(row["key"], row["term"])
+        return cls(words)
+
+    def lookup(self, kind: str, word: Any) -> str | None:
+        if not isinstance(word, (str, int)):
+            return None
+        return self.words.get(kind, {}).get(str(word).strip().lower())
+
+
+@dataclass
+class PatientRecord:
+    iri: ox.NamedNode
+    triples: list[ox.Triple]
+    source: str  # "json", "jsonld" or "turtle"
+    patient_id: str = ""
+
+
+def read_text(text: str, vocabulary: Vocabulary, *, content_type: str | None = None,
+              as_of: dt.date | None = None) -> PatientRecord:
+    """Parse one record; raises ``UnreadableRecord`` when the text is not a record at all."""
+    stripped = text.lstrip()
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind in ("text/turtle", "application/x-turtle") or (not kind and not stripped.startswith(("{", "["))):
+        return _from_turtle(text, as_of)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if kind in ("application/json", "application/ld+json"):
+            raise UnreadableRecord(f"the record is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise UnreadableRecord("the record is neither JSON nor Turtle") from None
+    if not isinstance(data, dict):
+        raise UnreadableRecord("a patient record is a JSON object with keys such as id, age and therapyLines")
+    context = data.get("@context")
+    if context is not None and context != CONTEXT_URL or "@graph" in data or "@id" in data:
+        return _from_jsonld(text, as_of)
+    return from_json(data, vocabulary, as_of=as_of)
+
+
+def read_file(path: Path, vocabulary: Vocabulary, as_of: dt.date | None = None) -> PatientRecord:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnreadableRecord(f"{path}: cannot be read ({exc})") from None
+    content_type = "text/turtle" if path.suffix in (".ttl", ".turtle") else None
+    try:
+        return read_text(text, vocabulary, content_type=content_type, as_of=as_of)
+    except UnreadableRecord as exc:
+        raise UnreadableRecord(f"{path.name}: {exc}") from None
+
+
+def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | None = None) -> PatientRecord:
+    """Plain JSON (contract section 5) to RDF, keeping every value for the shapes to judge."""
+    for key, expected in (("therapyLines", list), ("cytogenetics", list), ("imwgFrailty", dict)):
+        if key in data and data[key] is not None and not isinstance(data[key], expected):
+            what = "a list" if expected is list else "an object"
+            raise UnreadableRecord(f"'{key}' must be {what}")
+    raw_id = data.get("id")
+    pid = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else "unidentified"
+    patient = ox.NamedNode(str(PATIENT) + quote(pid, safe=""))
+    out: list[ox.Triple] = []
+    add = lambda s, p, o: out.append(ox.Triple(s, m(p) if isinstance(p, str) else p, o))  # noqa: E731
+
+    out.append(ox.Triple(patient, RDF_TYPE, m("Patient")))
+    if raw_id is not None:
+        add(patient, "patientId", literal(raw_id, "string"))
+    for key, prop, kind in (("age", "age", "integer"), ("ecog", "ecog", "integer"),
+                            ("creatinineClearance", "creatinineClearance", "decimal"),
+                            ("extramedullaryDisease", "extramedullaryDisease", "boolean")):
+        if data.get(key) is not None:
+            add(patient, prop, literal(data[key], kind))
+    frailty = data.get("imwgFrailty") or {}
+    for key, prop in (("charlson", "charlsonIndex"), ("adl", "adlScore"), ("iadl", "iadlScore")):
+        if frailty.get(key) is not None:
+            add(patient, prop, literal(frailty[key], "integer"))
+    if data.get("frailty") is not None:
+        add(patient, "frailtyCategory", term_or_word(vocabulary, "frailty", data["frailty"]))
+    if "cytogenetics" in data and data["cytogenetics"] is not None:
+        add(patient, "cytogeneticsReported", literal(True, "boolean"))
+        for finding in data["cytogenetics"]:
+            add(patient, "hasFinding", term_or_word(vocabulary, "cytogenetics", finding))
+    add(patient, "asOfDate", literal((as_of or dt.date.today()).isoformat(), "date"))
+
+    for index, line in enumerate(data.get("therapyLines") or [], start=1):
+        node = ox.NamedNode(f"{patient.value}/line/{index}")
+        add(patient, "hasTherapyLine", node)
+        out.append(ox.Triple(node, RDF_TYPE, m("TherapyLine")))
+        if not isinstance(line, dict):
+            add(node, "note", ox.Literal(f"entry {index} of therapyLines is not an object"))
+            continue
+        if line.get("line") is not None:
+            add(node, "lineNumber", literal(line["line"], "integer"))
+        for key, prop in (("start", "startDate"), ("end", "endDate"), ("progressionDate", "progressionDate")):
+            if line.get(key) is not None:
+                add(node, prop, literal(line[key], "date"))
+        if line.get("bestResponse") is not None:
+            add(node, "bestResponse", term_or_word(vocabulary, "response", line["bestResponse"]))
+        if line.get("stopReason") is not None:
+            add(node, "stopReason", term_or_word(vocabulary, "stopReason", line["stopReason"]))
+        drugs = line.get("drugs")
+        if drugs is not None and not isinstance(drugs, list):
+            drugs = [drugs]
+        for d_index, entry in enumerate(drugs or [], start=1):
+            exposure = ox.NamedNode(f"{node.value}/drug/{d_index}")
+            add(node, "hasExposure", exposure)
+            out.append(ox.Triple(exposure, RDF_TYPE, m("DrugExposure")))
+            name = entry.get("drug") if isinstance(entry, dict) else entry
+            drug = drug_term(vocabulary, name)
+            add(exposure, "exposureDrug", drug)
+            if isinstance(name, (str, int)):
+                out.append(ox.Triple(exposure, RDFS_LABEL, ox.Literal(str(name))))
+            own = entry if isinstance(entry, dict) else {}
+            for key, prop in (("start", "startDate"), ("end", "endDate")):
+                if own.get(key) is not None:  # otherwise the line's dates apply
+                    add(exposure, prop, literal(own[key], "date"))
+    return PatientRecord(patient, out, "json", pid)
+
+
+def drug_term(vocabulary: Vocabulary, name: Any) -> ox.NamedNode:
+    iri = vocabulary.lookup("drug", name)
+    if iri:
+        return ox.NamedNode(iri)
+    slug = re.sub(r"[^a-z0-9]+", "-", str(name).strip().lower()).strip("-") or "unnamed"
+    return ox.NamedNode(f"{DRUG}unknown/{quote(slug)}")
+
+
+def term_or_word(vocabulary: Vocabulary, kind: str, word: Any) -> ox.NamedNode | ox.Literal:
+    """The IRI a word stands for, or the word itself as a literal (which the shapes will name)."""
+    iri = vocabulary.lookup(kind, word)
+    return ox.NamedNode(iri) if iri else ox.Literal(str(word))
+
+
+def literal(value: Any, kind: str) -> ox.Literal:
+    """A typed literal when the value fits the type, otherwise a plain string the shapes reject."""
+    if kind == "boolean" and isinstance(value, bool):
+        return ox.Literal("true" if value else "false", datatype=ox.NamedNode(XSD + "boolean"))
+    if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        return ox.Literal(str(value), datatype=ox.NamedNode(XSD + "integer"))
+    if kind == "decimal" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return ox.Literal(repr(float(value)) if isinstance(value, float) else str(value),
+                          datatype=ox.NamedNode(XSD + "decimal"))
+    if kind == "date" and isinstance(value, str):
+        try:
+            return ox.Literal(dt.date.fromisoformat(value).isoformat(), datatype=ox.NamedNode(XSD + "date"))
+        except ValueError:
+            pass
+    if kind == "string" and isinstance(value, (str, int)):
+        return ox.Literal(str(value))
+    return ox.Literal(json.dumps(value) if not isinstance(value, str) else value)
+
+
+def _from_turtle(text: str, as_of: dt.date | None) -> PatientRecord:
+    try:
+        triples = list(ox.parse(text, format=ox.RdfFormat.TURTLE, base_iri=str(PATIENT)))
+    except SyntaxError as exc:
+        raise UnreadableRecord(f"the record is neither JSON nor valid Turtle ({exc})") from None
+    return _from_triples(triples, "turtle", as_of)
+
+
+def _from_jsonld(text: str, as_of: dt.date | None) -> PatientRecord:
+    data = json.loads(text)
+    if data.get("@context") == CONTEXT_URL:
+        data["@context"] = json.loads(CONTEXT_FILE.read_text())["@context"]
+    try:
+        triples = list(ox.parse(json.dumps(data), format=ox.RdfFormat.JSON_LD, base_iri=str(PATIENT)))
+    except (SyntaxError, ValueError) as exc:
+        raise UnreadableRecord(f"the JSON-LD record cannot be read ({exc})") from None
+    return _from_triples(triples, "jsonld", as_of)
+
+
+def _from_triples(triples: list[ox.Triple], source: str, as_of: dt.date | None) -> PatientRecord:
+    patients = {t.subject for t in triples if t.predicate == RDF_TYPE and t.object == m("Patient")}
+    if len(patients) != 1:
+        raise UnreadableRecord(f"the record must describe exactly one mkg:Patient (found {len(patients)})")
+    (patient,) = patients
+    if not isinstance(patient, ox.NamedNode):
+        raise UnreadableRecord("the patient must have an IRI")
+    if not any(t.subject == patient and t.predicate == m("asOfDate") for t in triples):
+        triples.append(ox.Triple(patient, m("asOfDate"), literal((as_of or dt.date.today()).isoformat(), "date")))
+    pid = next((t.object.value for t in triples if t.subject == patient and t.predicate == m("patientId")), "")
+    return PatientRecord(patient, triples, source, pid)

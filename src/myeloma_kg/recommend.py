@@ -1,0 +1,246 @@
+"""Which regimens the guideline supports for one patient, and why the others do not apply.
+
+The steps: read the record, validate it (SHACL), put its triples into a temporary named graph of
+the store, run the derivation rules of ``queries/rules/`` to a fixpoint, then read the verdicts
+with the queries of ``queries/patient/``.  Every threshold and clinical term lives in those files
+and in the graph; this module only orders the steps and combines verdicts (a regimen applies
+under a recommendation when every one of its criteria is met).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyoxigraph as ox
+
+from .config import Settings
+from .errors import MyelomaKGError
+from .patients import PatientRecord, Vocabulary, read_text
+from .queries import load_query
+from .store import KnowledgeGraph
+from .validate import ValidationReport, load_patient_shapes, validate_record
+
+MAX_ROUNDS = 12
+
+
+class RecordDoesNotConform(MyelomaKGError):
+    exit_code = 1
+
+    def __init__(self, report: ValidationReport) -> None:
+        super().__init__(report.text())
+        self.report = report
+
+
+@dataclass
+class Outcome:
+    report: ValidationReport
+    recommendation: dict[str, Any] | None
+
+
+class Recommender:
+    """Holds what does not change between patients: rules, queries, vocabulary, shapes."""
+
+    def __init__(self, kg: KnowledgeGraph, settings: Settings | None = None) -> None:
+        self.kg = kg
+        self.settings = settings or kg.settings
+        folder = self.settings.queries_dir
+        self.rules = [load_query(p) for p in sorted((folder / "rules").glob("*.rq"))]
+        self.repeated = [r for r in self.rules if r.extra.get("repeat")]
+        self.q = {p.stem: load_query(p).text for p in sorted((folder / "patient").glob("*.rq"))}
+        self.vocabulary = Vocabulary.from_rows(kg.select(self.q["vocabulary"]))
+        self.shapes = load_patient_shapes(self.settings.shapes_dir)
+        self.regimens = {r["regimen"]: r for r in kg.select(self.q["regimens"])}
+        self.recommendations = {r["recommendation"]: r for r in kg.select(self.q["recommendation-info"])}
+        self.pairs = [(r["recommendation"], r["regimen"]) for r in kg.select(self.q["pairs"])]
+        self.evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in kg.select(self.q["evidence"]):
+            self.evidence.setdefault((row["recommendation"], row["regimen"]), []).append(row)
+        self._lock = threading.Lock()
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def read(self, text: str, content_type: str | None = None, as_of: dt.date | None = None) -> PatientRecord:
+        return read_text(text, self.vocabulary, content_type=content_type, as_of=as_of)
+
+    def validate(self, record: PatientRecord) -> ValidationReport:
+        return validate_record(record, self.vocabulary, self.shapes)
+
+    @contextmanager
+    def derived(self, record: PatientRecord) -> Iterator[ox.NamedNode]:
+        """The record and everything the rules derive from it, in a temporary named graph."""
+        graph = ox.NamedNode(f"https://w3id.org/myeloma-kg/graph/patient-{uuid.uuid4()}")
+        store = self.kg.store
+        with self._lock:
+            store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in record.triples])
+            try:
+                known = set(record.triples)
+                binding = {"patient": record.iri}
+                rules = self.rules  # the first round runs every rule, in file order
+                for _ in range(MAX_ROUNDS):
+                    added = 0
+                    for rule in rules:
+                        new = [t for t in self.kg.query(rule.text, binding) if t not in known]
+                        if new:
+                            known.update(new)
+                            store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in new])
+                            added += len(new)
+                    if not added:
+                        break
+                    rules = self.repeated  # later rounds only the rules marked "repeat: true"
+                yield record.iri
+            finally:
+                store.remove_graph(graph)
+
+    def recommend(self, record: PatientRecord, report: ValidationReport | None = None) -> Outcome:
+        report = report or self.validate(record)
+        if not report.conforms:
+            return Outcome(report, None)
+        with self.derived(record) as patient:
+            binding = {"patient": patient}
+            derived = self.kg.select(self.q["derived"], binding)[0]
+            verdicts = self.kg.select(self.q["regimen-verdicts"], binding)
+            partners = self.kg.select(self.q["partner-refractoriness"], binding)
+            cautions = self.kg.select(self.q["cautions"], binding)
+            care = self.kg.select(self.q["supportive-care"], binding)
+        return Outcome(report, self._assemble(record, derived, verdicts, partners, cautions, care, report))
+
+    # -- output (contract section 6) ---------------------------------------------------
+
+    def _assemble(self, record, derived, verdicts, partners, cautions, care, report) -> dict[str, Any]:
+        per_pair: dict[tuple[str, str], list[dict[str, Any]]] = {pair: [] for pair in self.pairs}
+        for row in verdicts:
+            per_pair.setdefault((row["recommendation"], row["regimen"]), []).append(row)
+        for row in partners:
+            per_pair.setdefault((row["recommendation"], row["regimen"]), []).append({
+                "verdict": "failed", "source": "partner",
+                "text": f"refractory to {row['refractoryLabel']}"
+                        + ("" if row["refractoryLabel"] == row["componentLabel"] else f" (the regimen contains {row['componentLabel']})"),
+            })
+        caution_map: dict[tuple[str, str], list[str]] = {}
+        for row in cautions:
+            caution_map.setdefault((row["recommendation"], row["regimen"]), []).append(row["text"])
+
+        applying: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {}
+        failing: dict[str, list[str]] = {}
+        for (rec, regimen), rows in sorted(per_pair.items()):
+            notation = self.recommendations.get(rec, {}).get("notation") or rec
+            if all(r["verdict"] == "met" for r in rows):
+                applying.setdefault(regimen, []).append((rec, rows))
+            else:
+                for r in rows:
+                    if r["verdict"] != "met" and r.get("text"):
+                        failing.setdefault(regimen, []).append(f"{notation}: {r['text']}")
+        recommended, not_recommended = [], []
+        for regimen, info in sorted(self.regimens.items(), key=lambda kv: kv[1]["fullName"]):
+            base = {
+                "regimen": regimen,
+                "label": info.get("label") or info["fullName"],
+                "components": sorted(c.lower() for c in info["components"].split("|")),
+            }
+            if regimen in applying:
+                entries = applying[regimen]
+                rec, rows = sorted(entries, key=lambda e: _notation_key(self.recommendations.get(e[0], {})))[0]
+                rinfo = self.recommendations.get(rec, {})
+                studies = self.evidence.get((rec, regimen), [])
+                own = [s for s in studies if s["evaluates"]]
+                because = _unique(r["text"] for _, rs in entries for r in rs if r.get("text"))
+                item = dict(base)
+                item.update({
+                    "recommendation": rec,
+                    "recommendations": sorted({e[0] for e in entries}, key=lambda x: _notation_key(self.recommendations.get(x, {}))),
+                    "strength": rinfo.get("strengthLabel") or rinfo.get("strength"),
+                    "evidenceStatus": rinfo.get("status"),
+                    "rechallenge": all(self.recommendations.get(e[0], {}).get("rechallenge") for e in entries),
+                    "evidence": [{"trial": s["study"], "nctId": s.get("nctId"), "name": s["name"]} for s in own],
+                    "because": because,
+                    "cautions": _unique(c for e in entries for c in caution_map.get((e[0], regimen), [])),
+                })
+                recommended.append(item)
+            else:
+                item = dict(base)
+                item["reasons"] = _unique(failing.get(regimen, [])) or ["no recommendation of the guideline covers this patient for this regimen"]
+                not_recommended.append(item)
+
+        recommended.sort(key=lambda i: (_notation_key(self.recommendations.get(i["recommendation"], {})), i["label"]))
+        as_of = derived.get("asOf")
+        return {
+            "patient": record.iri.value,
+            "asOf": as_of,
+            "derived": {
+                "priorLines": derived.get("priorLines"),
+                "exposedTo": sorted(x.lower() for x in (derived.get("exposed") or "").split("|") if x),
+                "refractoryTo": sorted(x.lower() for x in (derived.get("refractory") or "").split("|") if x),
+                "antiCD38Status": derived.get("antiCD38Status"),
+                "monthsSinceLastAntiCD38": derived.get("months"),
+                "highRiskCytogenetics": derived.get("highRisk"),
+                "frailty": derived.get("frailty"),
+            },
+            "recommended": recommended,
+            "notRecommended": not_recommended,
+            "supportiveCare": list({
+                r["action"]: {"recommendation": r["recommendation"], "notation": r.get("notation"),
+                              "kind": r["kindLabel"], "action": r["action"], "statement": r["statement"]}
+                for r in care
+            }.values()) if recommended else [],
+            "warnings": [i.message for i in report.issues if i.severity != "violation"],
+        }
+
+
+def _unique(items) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return list(seen)
+
+
+def _notation_key(info: dict[str, Any]) -> tuple[int, str]:
+    notation = str(info.get("notation") or "")
+    digits = "".join(ch for ch in notation if ch.isdigit())
+    return (int(digits) if digits else 999, notation)
+
+
+def render_text(result: dict[str, Any]) -> str:
+    """The recommendation as text for the terminal."""
+    d = result["derived"]
+    lines = [
+        f"Patient {result['patient']} (as of {result['asOf']})",
+        f"  prior lines: {d['priorLines']}; anti-CD38: {d['antiCD38Status']}"
+        + (f", last dose {d['monthsSinceLastAntiCD38']} months ago" if d.get("monthsSinceLastAntiCD38") is not None else ""),
+        f"  exposed to: {', '.join(d['exposedTo']) or 'nothing'}",
+        f"  refractory to: {', '.join(d['refractoryTo']) or 'nothing'}",
+        f"  high-risk cytogenetics: {_yes_no(d['highRiskCytogenetics'])}; frailty: {d.get('frailty') or 'not given'}",
+        "",
+        "Recommended:",
+    ]
+    for item in result["recommended"]:
+        tag = " [rechallenge]" if item.get("rechallenge") else ""
+        lines.append(f"  {item['label']} ({', '.join(item['components'])}){tag}"
+                     f" - {item['recommendation'].rsplit('/', 1)[-1]}, {item['evidenceStatus']}, {item['strength']}")
+        for text in item["because"]:
+            lines.append(f"      because: {text}")
+        for text in item["cautions"]:
+            lines.append(f"      caution: {text}")
+        if item["evidence"]:
+            lines.append("      evidence: " + ", ".join(f"{e['name']}" + (f" ({e['nctId']})" if e.get("nctId") else "") for e in item["evidence"]))
+    if not result["recommended"]:
+        lines.append("  none")
+    lines += ["", "Not recommended:"]
+    for item in result["notRecommended"]:
+        lines.append(f"  {item['label']}: " + "; ".join(item["reasons"]))
+    if result.get("supportiveCare"):
+        lines += ["", "Supportive care when starting an anti-CD38 regimen:"]
+        for action in result["supportiveCare"]:
+            lines.append(f"  [{action['kind']}] {action['statement']}")
+    if result.get("warnings"):
+        lines += ["", "Warnings:"] + [f"  {w}" for w in result["warnings"]]
+    return "\n".join(lines)
+
+
+def _yes_no(value: Any) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")

@@ -154,3 +154,139 @@ def serve(ctx: click.Context, host: str | None, port: int | None, store: str | N
         "API (/api/queries), patient validation and recommendation (/api/validate, /api/recommend) "
         "and a page for every IRI of the graph. Meanwhile use 'myeloma-kg query' and 'myeloma-kg export'."
     )
+
+
+def _as_of(value: str | None):
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        click.echo(f"error: --as-of {value!r} is not a date written YYYY-MM-DD", err=True)
+        sys.exit(2)
+
+
+def _records(paths: tuple[Path, ...]):
+    """(name, text) for each record: files, every *.json/*.jsonld/*.ttl of a folder, or JSON Lines."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.iterdir()):
+                if child.suffix in (".json", ".jsonld", ".ttl"):
+                    yield child.name, child
+        elif path.suffix == ".jsonl":
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if line.strip():
+                    yield f"{path.name}:{number}", line
+        else:
+            yield path.name, path
+
+
+def _read(recommender, name, source, as_of):
+    from .patients import read_file
+
+    if isinstance(source, Path):
+        return read_file(source, recommender.vocabulary, as_of=as_of)
+    return recommender.read(source, as_of=as_of)
+
+
+@main.command()
+@click.argument("patients", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="Date the record is read at (default today).")
+@click.option("--store", default=None, help=STORE_HELP)
+@click.pass_context
+def validate(ctx: click.Context, patients: tuple[Path, ...], fmt: str, as_of: str | None, store: str | None) -> None:
+    """Check patient records (JSON, JSON-LD, Turtle; files, folders or JSON Lines) against the SHACL shapes."""
+    import json as _json
+
+    from .patients import UnreadableRecord
+    from .recommend import Recommender
+
+    settings = _settings(ctx, store=store)
+    date = _as_of(as_of)
+    try:
+        recommender = Recommender(_load(settings), settings)
+    except MyelomaKGError as exc:
+        _fail(exc)
+    worst = 0
+    for name, source in _records(patients):
+        try:
+            record = _read(recommender, name, source, date)
+        except UnreadableRecord as exc:
+            click.echo(_json.dumps({"record": name, "error": str(exc)}) if fmt == "json" else f"unreadable: {exc}")
+            worst = 2
+            continue
+        report = recommender.validate(record)
+        if fmt == "json":
+            click.echo(_json.dumps({"record": name, **report.as_dict()}))
+        else:
+            click.echo(f"{name}: " + report.text())
+        if not report.conforms:
+            worst = max(worst, 1)
+    sys.exit(worst)
+
+
+@main.command()
+@click.argument("patients", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None, help="text or json (default: text for one record, JSON Lines for many).")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="Date the record is read at (default today).")
+@click.option("--store", default=None, help=STORE_HELP)
+@click.pass_context
+def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, as_of: str | None, store: str | None) -> None:
+    """Which regimens the guideline supports for a patient, and why the others do not apply.
+
+    Give one record for a report, or a folder or a JSON Lines file for a batch: results stream
+    as JSON Lines, with a progress bar on the terminal.
+    """
+    import json as _json
+
+    from .patients import UnreadableRecord
+    from .recommend import Recommender, render_text
+
+    settings = _settings(ctx, store=store)
+    date = _as_of(as_of)
+    try:
+        recommender = Recommender(_load(settings), settings)
+    except MyelomaKGError as exc:
+        _fail(exc)
+    items = list(_records(patients))
+    single = len(items) == 1 and not patients[0].is_dir() and patients[0].suffix != ".jsonl"
+    fmt = fmt or ("text" if single else "json")
+    worst = 0
+    show_bar = not single and sys.stderr.isatty()
+    with click.progressbar(items, label="patients", file=sys.stderr) if show_bar else _plain(items) as bar:
+        for name, source in bar:
+            try:
+                record = _read(recommender, name, source, date)
+            except UnreadableRecord as exc:
+                worst = 2
+                click.echo(_json.dumps({"record": name, "error": str(exc)}) if fmt == "json" else f"unreadable: {exc}",
+                           err=single)
+                continue
+            outcome = recommender.recommend(record)
+            if outcome.recommendation is None:
+                worst = max(worst, 1)
+                if fmt == "json":
+                    click.echo(_json.dumps({"record": name, "validation": outcome.report.as_dict()}))
+                else:
+                    click.echo(outcome.report.text())
+                continue
+            if fmt == "json":
+                payload = outcome.recommendation if single else {"record": name, **outcome.recommendation}
+                click.echo(_json.dumps(payload, indent=2 if single else None))
+            else:
+                click.echo(render_text(outcome.recommendation))
+    sys.exit(worst)
+
+
+class _plain:
+    def __init__(self, items):
+        self.items = items
+
+    def __enter__(self):
+        return self.items
+
+    def __exit__(self, *exc):
+        return False

@@ -77,7 +77,7 @@ def read_text(text: str, vocabulary: Vocabulary, *, content_type: str | None = N
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        if kind in ("application/json", "application/ld+json"):
+        if kind in ("application/json", "application/ld+json") or stripped.startswith(("{", "[")):
             raise UnreadableRecord(f"the record is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
         raise UnreadableRecord("the record is neither JSON nor Turtle") from None
     if not isinstance(data, dict):

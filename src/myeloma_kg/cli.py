@@ -49,9 +49,13 @@ def main(ctx: click.Context) -> None:
 @click.argument("query_ref", metavar="FILE_OR_NAME")
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE", help="A query parameter (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "tsv", "xml"]), default="table", show_default=True)
+@click.option("--patient", "patient_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A patient record: it is validated, its derived facts are computed, and ?patient is bound to it.")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="With --patient: the date the record is read at.")
 @click.option("--store", default=None, help=STORE_HELP)
 @click.pass_context
-def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str, store: str | None) -> None:
+def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str, patient_file: Path | None,
+          as_of: str | None, store: str | None) -> None:
     """Run a named query of queries/ (see 'myeloma-kg queries') or a .rq file."""
     from .queries import QueryCatalog
     from .results import render
@@ -66,10 +70,23 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
             if not sep or not key:
                 raise QueryParameterError(f"--param {item!r}: write it as NAME=VALUE")
             values[key.strip()] = value
+        if patient_file is None:
+            kg = _load(settings)
+            click.echo(render(kg.query(named.text, named.bind(values)), fmt))
+            return
+        from .patients import read_file
+        from .recommend import Recommender
+
+        recommender = Recommender(_load(settings), settings)
+        record = read_file(patient_file, recommender.vocabulary, as_of=_as_of(as_of))
+        report = recommender.validate(record)
+        if not report.conforms:
+            click.echo(report.text(), err=True)
+            sys.exit(1)
+        values.setdefault("patient", record.iri.value)
         bindings = named.bind(values)
-        kg = _load(settings)
-        result = kg.query(named.text, bindings)
-        click.echo(render(result, fmt))
+        with recommender.derived(record):
+            click.echo(render(recommender.kg.query(named.text, bindings), fmt))
     except MyelomaKGError as exc:
         _fail(exc)
 

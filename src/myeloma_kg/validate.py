@@ -8,6 +8,7 @@ graph's vocabulary, so the shapes can tell a known drug from an unknown one.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -131,6 +132,7 @@ def validate_record(record: PatientRecord, vocabulary: Vocabulary, shapes: rdfli
         value = results.value(result, SH.value)
         if "{$value}" in message:  # pySHACL fills in {$value} only for SPARQL constraints
             message = message.replace("{$value}", _show(value))
+        message = _fill(message, data, focus)
         line = _line_number(data, focus)
         if line is not None and not message.startswith("Line "):
             message = f"Line {line}: {message}"
@@ -138,6 +140,19 @@ def validate_record(record: PatientRecord, vocabulary: Vocabulary, shapes: rdfli
         report.issues.append(Issue(severity, message, _field(path), line, str(focus)))
     report.issues = sorted(set(report.issues), key=lambda i: (i.severity, i.line or 0, i.message))
     return report
+
+
+_PLACEHOLDER = re.compile(r"\{(mkg|rdfs):([A-Za-z]+)\}")
+_NS = {"mkg": str(MKG), "rdfs": "http://www.w3.org/2000/01/rdf-schema#"}
+
+
+def _fill(message: str, data: rdflib.Graph, focus) -> str:
+    """Fill ``{mkg:endDate}``-style placeholders with the focus node's value of that property."""
+
+    def value_of(match: re.Match) -> str:
+        return _show(data.value(focus, rdflib.URIRef(_NS[match.group(1)] + match.group(2))))
+
+    return _PLACEHOLDER.sub(value_of, message)
 
 
 def _show(value) -> str:

@@ -103,7 +103,20 @@ def main() -> None:
     for text in texts:
         recommender.recommend(recommender.read(text, as_of=AS_OF))
     seconds = time.perf_counter() - t0
-    print(f"batch: {len(texts)} patients in {seconds:.1f} s = {len(texts) / seconds:.0f} patients/s")
+    print(f"batch, one record at a time: {len(texts)} patients in {seconds:.1f} s = {len(texts) / seconds:.0f} patients/s")
+    for jobs in (1, 2):
+        batch_in_workers(texts, jobs)
+
+
+def batch_in_workers(texts: list[str], jobs: int) -> None:
+    from myeloma_kg.batch import recommend_many
+
+    items = [(f"r{i}", text, "application/json") for i, text in enumerate(texts)]
+    t0 = time.perf_counter()
+    count = sum(1 for _ in recommend_many(items, Settings.load(), as_of=AS_OF, jobs=jobs))
+    seconds = time.perf_counter() - t0
+    print(f"batch in {jobs} worker process(es), start-up included: {count} patients in {seconds:.1f} s = "
+          f"{count / seconds:.0f} patients/s")
 
 
 if __name__ == "__main__":

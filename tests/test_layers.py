@@ -13,7 +13,8 @@ PACKAGE = Path(myeloma_kg.__file__).parent
 LAYER = {
     "_mkg": 0, "config": 0, "errors": 0, "namespaces": 0,
     "store": 1,
-    "reasoning": 2, "queries": 2, "results": 2,
+    "reasoning": 2, "queries": 2, "results": 2, "patients": 2, "validate": 3,
+    "recommend": 4, "batch": 4,
     "checks": 3, "graph": 3,
     "cli": 5, "__init__": 5,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -249,9 +250,11 @@ def validate(ctx: click.Context, patients: tuple[Path, ...], fmt: str, as_of: st
 @click.argument("patients", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None, help="text or json (default: text for one record, JSON Lines for many).")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="Date the record is read at (default today).")
+@click.option("--jobs", default=None, type=click.IntRange(1, 64), help="Worker processes for a batch (default: one per core).")
 @click.option("--store", default=None, help=STORE_HELP)
 @click.pass_context
-def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, as_of: str | None, store: str | None) -> None:
+def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, as_of: str | None, jobs: int | None,
+              store: str | None) -> None:
     """Which regimens the guideline supports for a patient, and why the others do not apply.
 
     Give one record for a report, or a folder or a JSON Lines file for a batch: results stream
@@ -271,39 +274,57 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
     items = list(_records(patients))
     single = len(items) == 1 and not patients[0].is_dir() and patients[0].suffix != ".jsonl"
     fmt = fmt or ("text" if single else "json")
-    worst = 0
-    show_bar = not single and sys.stderr.isatty()
-    with click.progressbar(items, label="patients", file=sys.stderr) if show_bar else _plain(items) as bar:
-        for name, source in bar:
-            try:
-                record = _read(recommender, name, source, date)
-            except UnreadableRecord as exc:
-                worst = 2
-                click.echo(_json.dumps({"record": name, "error": str(exc)}) if fmt == "json" else f"unreadable: {exc}",
-                           err=single)
-                continue
-            outcome = recommender.recommend(record)
-            if outcome.recommendation is None:
-                worst = max(worst, 1)
-                if fmt == "json":
-                    click.echo(_json.dumps({"record": name, "validation": outcome.report.as_dict()}))
-                else:
-                    click.echo(outcome.report.text())
-                continue
-            if fmt == "json":
-                payload = outcome.recommendation if single else {"record": name, **outcome.recommendation}
-                click.echo(_json.dumps(payload, indent=2 if single else None))
-            else:
-                click.echo(render_text(outcome.recommendation))
+    if not single:
+        sys.exit(_batch(items, settings, date, fmt, jobs))
+    name, source = items[0]
+    try:
+        record = _read(recommender, name, source, date)
+    except UnreadableRecord as exc:
+        click.echo(f"unreadable: {exc}", err=True)
+        sys.exit(2)
+    outcome = recommender.recommend(record)
+    if outcome.recommendation is None:
+        click.echo(outcome.report.to_json() if fmt == "json" else outcome.report.text())
+        sys.exit(1)
+    click.echo(_json.dumps(outcome.recommendation, indent=2) if fmt == "json" else render_text(outcome.recommendation))
     sys.exit(worst)
 
 
-class _plain:
-    def __init__(self, items):
-        self.items = items
+def _batch(items, settings: Settings, date, fmt: str, jobs: int | None) -> int:
+    """Stream one JSON line per record (or text blocks), with a progress bar on a terminal."""
+    import json as _json
 
-    def __enter__(self):
-        return self.items
+    from .batch import recommend_many
+    from .recommend import render_text
 
-    def __exit__(self, *exc):
-        return False
+    def texts():
+        for name, source in items:
+            if isinstance(source, Path):
+                try:
+                    text = source.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as exc:
+                    text = f"\0unreadable file: {exc}"
+                yield name, text, "text/turtle" if source.suffix in (".ttl", ".turtle") else None
+            else:
+                yield name, source, "application/json"
+
+    worst = 0
+    results = recommend_many(texts(), settings, as_of=date, jobs=jobs)
+    bar = click.progressbar(results, length=len(items), label="patients", file=sys.stderr) if sys.stderr.isatty() else None
+    with bar if bar is not None else contextlib.nullcontext(results) as rows:
+        for row in rows:
+            if "error" in row:
+                worst = 2
+            elif "validation" in row:
+                worst = max(worst, 1)
+            if fmt == "json":
+                click.echo(_json.dumps(row))
+            elif "error" in row:
+                click.echo(f"{row['record']}: unreadable: {row['error']}\n")
+            elif "validation" in row:
+                click.echo(f"{row['record']}: does not conform\n" + "\n".join(
+                    f"  VIOLATION: {v['message']}" for v in row["validation"]["violations"]) + "\n")
+            else:
+                click.echo(f"{row['record']}:\n{render_text(row)}\n")
+    return worst
+

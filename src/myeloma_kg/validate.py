@@ -103,10 +103,11 @@ def load_patient_shapes(folder: Path) -> rdflib.Graph:
     return graph
 
 
-def data_graph(record: PatientRecord, vocabulary: Vocabulary) -> rdflib.Graph:
+def data_graph(record: PatientRecord | list[PatientRecord], vocabulary: Vocabulary) -> rdflib.Graph:
     graph = _PreparedQueryGraph()
-    for t in record.triples:
-        graph.add((to_rdflib_term(t.subject), to_rdflib_term(t.predicate), to_rdflib_term(t.object)))
+    for one in record if isinstance(record, list) else [record]:
+        for t in one.triples:
+            graph.add((to_rdflib_term(t.subject), to_rdflib_term(t.predicate), to_rdflib_term(t.object)))
     for kind, rdf_type in TYPE_OF_KIND.items():
         known = set(vocabulary.words.get(kind, {}).values())
         for iri in known:
@@ -117,15 +118,39 @@ def data_graph(record: PatientRecord, vocabulary: Vocabulary) -> rdflib.Graph:
 
 
 def validate_record(record: PatientRecord, vocabulary: Vocabulary, shapes: rdflib.Graph) -> ValidationReport:
-    data = data_graph(record, vocabulary)
+    return validate_records([record], vocabulary, shapes)[0]
+
+
+def validate_records(records: list[PatientRecord], vocabulary: Vocabulary, shapes: rdflib.Graph) -> list[ValidationReport]:
+    """Validate several records in one pySHACL run (its fixed cost per run is most of a small
+    record's time) and split the results by patient.  Records sharing a patient IRI are
+    validated apart, so that one record's lines never count as another's."""
+    seen: set[str] = set()
+    together, apart = [], []
+    for record in records:
+        (apart if record.iri.value in seen else together).append(record)
+        seen.add(record.iri.value)
+    reports = {id(r): r2 for r, r2 in zip(together, _validate_together(together, vocabulary, shapes))}
+    for record in apart:
+        reports[id(record)] = _validate_together([record], vocabulary, shapes)[0]
+    return [reports[id(r)] for r in records]
+
+
+def _validate_together(records: list[PatientRecord], vocabulary: Vocabulary, shapes: rdflib.Graph) -> list[ValidationReport]:
+    if not records:
+        return []
+    data = data_graph(records, vocabulary)
     _conforms, results, text = pyshacl.validate(
         data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True, inplace=True
     )
     if not isinstance(results, rdflib.Graph):
         raise ShapesLoadError(f"the patient shapes could not be applied: {text}")
-    report = ValidationReport(patient=record.iri.value)
+    reports = {r.iri.value: ValidationReport(patient=r.iri.value) for r in records}
     for result in results.subjects(RDF.type, SH.ValidationResult):
         focus = results.value(result, SH.focusNode)
+        owner = next((iri for iri in reports if str(focus) == iri or str(focus).startswith(iri + "/")), None)
+        if owner is None:
+            continue
         message = str(results.value(result, SH.resultMessage) or "does not conform")
         severity = SEVERITY.get(results.value(result, SH.resultSeverity), "violation")
         path = results.value(result, SH.resultPath)
@@ -137,9 +162,10 @@ def validate_record(record: PatientRecord, vocabulary: Vocabulary, shapes: rdfli
         if line is not None and not message.startswith("Line "):
             message = f"Line {line}: {message}"
         message = message.replace("https://w3id.org/myeloma-kg/drug/unknown/", "")
-        report.issues.append(Issue(severity, message, _field(path), line, str(focus)))
-    report.issues = sorted(set(report.issues), key=lambda i: (i.severity, i.line or 0, i.message))
-    return report
+        reports[owner].issues.append(Issue(severity, message, _field(path), line, str(focus)))
+    for report in reports.values():
+        report.issues = sorted(set(report.issues), key=lambda i: (i.severity, i.line or 0, i.message))
+    return [reports[r.iri.value] for r in records]
 
 
 _PLACEHOLDER = re.compile(r"\{(mkg|rdfs):([A-Za-z]+)\}")

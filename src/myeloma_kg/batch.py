@@ -1,0 +1,81 @@
+"""Recommendations for many records, in worker processes.
+
+Each worker loads the graph once (the reasoner's result is cached on disk) and takes records in
+chunks: a chunk is validated in one pySHACL run, then each record is derived and matched.  Results
+come back in input order, one dict per record, ready to write as a JSON Lines row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+from typing import Any, Iterable, Iterator
+
+from .config import Settings
+from .patients import UnreadableRecord
+from .validate import validate_records
+
+CHUNK = 25
+_worker = None
+
+
+def _init(settings: Settings) -> None:
+    global _worker
+    from .graph import load_graph
+    from .recommend import Recommender
+
+    _worker = Recommender(load_graph(settings), settings)
+
+
+def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    readable = []
+    for name, text, content_type in chunk:
+        try:
+            readable.append((name, _worker.read(text, content_type=content_type, as_of=as_of)))
+        except UnreadableRecord as exc:
+            rows.append({"record": name, "error": str(exc)})
+    reports = validate_records([r for _, r in readable], _worker.vocabulary, _worker.shapes)
+    for (name, record), report in zip(readable, reports):
+        outcome = _worker.recommend(record, report)
+        if outcome.recommendation is None:
+            rows.append({"record": name, "validation": report.as_dict()})
+        else:
+            rows.append({"record": name, **outcome.recommendation})
+    order = {name: i for i, (name, _, _) in enumerate(chunk)}
+    return sorted(rows, key=lambda row: order[row["record"]])
+
+
+def _chunks(items: Iterable[tuple[str, str, str | None]]) -> Iterator[list[tuple[str, str, str | None]]]:
+    chunk: list[tuple[str, str, str | None]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def recommend_many(items: Iterable[tuple[str, str, str | None]], settings: Settings,
+                   as_of: dt.date | None = None, jobs: int | None = None) -> Iterator[dict[str, Any]]:
+    """(name, text, content type) records in, one result dict per record out, in order."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1:
+        _init(settings)
+        for chunk in _chunks(items):
+            yield from _run_chunk(chunk, as_of)
+        return
+    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    with context.Pool(jobs, initializer=_init, initargs=(settings,)) as pool:
+        for rows in pool.imap(_Chunk(as_of), _chunks(items)):
+            yield from rows
+
+
+class _Chunk:
+    def __init__(self, as_of: dt.date | None) -> None:
+        self.as_of = as_of
+
+    def __call__(self, chunk):
+        return _run_chunk(chunk, self.as_of)

@@ -87,7 +87,7 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
         values.setdefault("patient", record.iri.value)
         bindings = named.bind(values)
         with recommender.derived(record):
-            click.echo(render(recommender.kg.query(named.text, bindings), fmt))
+            click.echo(render(recommender.work.query(named.text, bindings), fmt))
     except MyelomaKGError as exc:
         _fail(exc)
 

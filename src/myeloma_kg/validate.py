@@ -65,30 +65,6 @@ class ValidationReport:
         return json.dumps(self.as_dict(), indent=2)
 
 
-@lru_cache(maxsize=256)
-def _prepared(text: str):
-    from rdflib.plugins.sparql import prepareQuery
-
-    return prepareQuery(text)
-
-
-class _PreparedQueryGraph(rdflib.Graph):
-    """An rdflib graph that parses each SPARQL text once per process.
-
-    pySHACL hands every SHACL-SPARQL constraint to ``Graph.query`` as text, once per focus node;
-    parsing that text with rdflib's pyparsing grammar took about 30 ms each time, nine tenths of
-    a record's validation.  The parsed query is kept and reused.
-    """
-
-    def query(self, query_object, *args, **kwargs):
-        if isinstance(query_object, str):
-            try:
-                query_object = _prepared(query_object)
-            except Exception:  # let rdflib report the error as it normally would
-                pass
-        return super().query(query_object, *args, **kwargs)
-
-
 @lru_cache(maxsize=4)
 def load_patient_shapes(folder: Path) -> rdflib.Graph:
     files = sorted(folder.glob("patient*.ttl"))
@@ -103,18 +79,21 @@ def load_patient_shapes(folder: Path) -> rdflib.Graph:
     return graph
 
 
-def data_graph(record: PatientRecord | list[PatientRecord], vocabulary: Vocabulary) -> rdflib.Graph:
-    graph = _PreparedQueryGraph()
-    for one in record if isinstance(record, list) else [record]:
-        for t in one.triples:
-            graph.add((to_rdflib_term(t.subject), to_rdflib_term(t.predicate), to_rdflib_term(t.object)))
+def data_graph(record: PatientRecord | list[PatientRecord], vocabulary: Vocabulary) -> ox.Store:
+    """The records' triples, and the type of every known drug and finding they name, in a small
+    pyoxigraph store: pySHACL runs the SHACL-SPARQL constraints on it with Oxigraph's engine,
+    which took validation from about 20 ms to 11 ms a record against an rdflib graph."""
+    store = ox.Store()
+    triples = [t for one in (record if isinstance(record, list) else [record]) for t in one.triples]
+    graph = ox.DefaultGraph()
+    store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples])
+    objects = {t.object for t in triples if isinstance(t.object, ox.NamedNode)}
     for kind, rdf_type in TYPE_OF_KIND.items():
-        known = set(vocabulary.words.get(kind, {}).values())
-        for iri in known:
-            ref = rdflib.URIRef(iri)
-            if (None, None, ref) in graph:
-                graph.add((ref, RDF.type, rdflib.URIRef(str(rdf_type))))
-    return graph
+        for iri in set(vocabulary.words.get(kind, {}).values()):
+            node = ox.NamedNode(iri)
+            if node in objects:
+                store.add(ox.Quad(node, ox.NamedNode(str(RDF.type)), ox.NamedNode(str(rdf_type)), graph))
+    return store
 
 
 def validate_record(record: PatientRecord, vocabulary: Vocabulary, shapes: rdflib.Graph) -> ValidationReport:
@@ -172,11 +151,27 @@ _PLACEHOLDER = re.compile(r"\{(mkg|rdfs):([A-Za-z]+)\}")
 _NS = {"mkg": str(MKG), "rdfs": "http://www.w3.org/2000/01/rdf-schema#"}
 
 
-def _fill(message: str, data: rdflib.Graph, focus) -> str:
+def _value(data: ox.Store, subject, predicate: str):
+    """One object of (subject, predicate) in the data store, as an rdflib term, or None."""
+    if subject is None:
+        return None
+    node = subject if isinstance(subject, ox.NamedNode) else ox.NamedNode(str(subject))
+    for quad in data.quads_for_pattern(node, ox.NamedNode(predicate), None, None):
+        return to_rdflib_term(quad.object)
+    return None
+
+
+def _subject(data: ox.Store, predicate: str, obj) -> rdflib.URIRef | None:
+    for quad in data.quads_for_pattern(None, ox.NamedNode(predicate), ox.NamedNode(str(obj)), None):
+        return rdflib.URIRef(quad.subject.value)
+    return None
+
+
+def _fill(message: str, data: ox.Store, focus) -> str:
     """Fill ``{mkg:endDate}``-style placeholders with the focus node's value of that property."""
 
     def value_of(match: re.Match) -> str:
-        return _show(data.value(focus, rdflib.URIRef(_NS[match.group(1)] + match.group(2))))
+        return _show(_value(data, focus, _NS[match.group(1)] + match.group(2)))
 
     return _PLACEHOLDER.sub(value_of, message)
 
@@ -189,17 +184,25 @@ def _show(value) -> str:
     return f"'{value}'" if isinstance(value, rdflib.Literal) and not value.datatype else str(value)
 
 
-def _line_number(data: rdflib.Graph, focus) -> int | None:
-    node = focus
-    if (node, RDF.type, rdflib.URIRef(str(MKG.DrugExposure))) in data:
-        node = data.value(None, rdflib.URIRef(str(MKG.hasExposure)), node)
-    if node is None or (node, RDF.type, rdflib.URIRef(str(MKG.TherapyLine))) not in data:
+def _line_number(data: ox.Store, focus) -> int | None:
+    if not isinstance(focus, rdflib.URIRef):
         return None
-    number = data.value(node, rdflib.URIRef(str(MKG.lineNumber)))
+    node = focus
+    types = set(_types(data, node))
+    if str(MKG.DrugExposure) in types:
+        node = _subject(data, str(MKG.hasExposure), node)
+        types = set(_types(data, node)) if node is not None else set()
+    if node is None or str(MKG.TherapyLine) not in types:
+        return None
+    number = _value(data, node, str(MKG.lineNumber))
     try:
         return int(number) if number is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _types(data: ox.Store, node) -> list[str]:
+    return [q.object.value for q in data.quads_for_pattern(ox.NamedNode(str(node)), ox.NamedNode(str(RDF.type)), None, None)]
 
 
 def _field(path) -> str:

@@ -267,15 +267,15 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
 
     settings = _settings(ctx, store=store)
     date = _as_of(as_of)
-    try:
-        recommender = Recommender(_load(settings), settings)
-    except MyelomaKGError as exc:
-        _fail(exc)
     items = list(_records(patients))
     single = len(items) == 1 and not patients[0].is_dir() and patients[0].suffix != ".jsonl"
     fmt = fmt or ("text" if single else "json")
-    if not single:
-        sys.exit(_batch(items, settings, date, fmt, jobs))
+    try:
+        if not single:
+            sys.exit(_batch(items, settings, date, fmt, jobs))
+        recommender = Recommender(_load(settings), settings)
+    except MyelomaKGError as exc:
+        _fail(exc)
     name, source = items[0]
     try:
         record = _read(recommender, name, source, date)
@@ -287,7 +287,6 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
         click.echo(outcome.report.to_json() if fmt == "json" else outcome.report.text())
         sys.exit(1)
     click.echo(_json.dumps(outcome.recommendation, indent=2) if fmt == "json" else render_text(outcome.recommendation))
-    sys.exit(worst)
 
 
 def _batch(items, settings: Settings, date, fmt: str, jobs: int | None) -> int:

@@ -195,7 +195,7 @@ class Recommender:
                 "exposedTo": sorted(x.lower() for x in (derived.get("exposed") or "").split("|") if x),
                 "refractoryTo": sorted(x.lower() for x in (derived.get("refractory") or "").split("|") if x),
                 "antiCD38Status": derived.get("antiCD38Status"),
-                "monthsSinceLastAntiCD38": derived.get("months"),
+                "monthsSinceLastAntiCD38": None if derived.get("months") is None else round(derived["months"], 1),
                 "highRiskCytogenetics": derived.get("highRisk"),
                 "frailty": derived.get("frailty"),
             },

@@ -21,7 +21,7 @@ import pyoxigraph as ox
 
 from ._mkg import MKG
 from .errors import MyelomaKGError
-from .namespaces import DRUG, PATIENT
+from .namespaces import DRUG, PATIENT, PREFIXES
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
@@ -54,9 +54,23 @@ class Vocabulary:
         return cls(words)
 
     def lookup(self, kind: str, word: Any) -> str | None:
+        """The IRI for a word (name, synonym, code), or for an IRI or CURIE of a known term."""
         if not isinstance(word, (str, int)):
             return None
-        return self.words.get(kind, {}).get(str(word).strip().lower())
+        text = str(word).strip()
+        table = self.words.get(kind, {})
+        found = table.get(text.lower())
+        if found:
+            return found
+        prefix, sep, local = text.partition(":")
+        iri = PREFIXES[prefix] + local if sep and prefix in PREFIXES else text
+        return iri if iri in self._iris(kind) else None
+
+    def _iris(self, kind: str) -> set[str]:
+        cache = self.__dict__.setdefault("_iri_cache", {})
+        if kind not in cache:
+            cache[kind] = set(self.words.get(kind, {}).values())
+        return cache[kind]
 
 
 @dataclass

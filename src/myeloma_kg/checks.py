@@ -15,11 +15,10 @@ import rdflib
 from rdflib.namespace import RDF, SH
 
 from .config import Settings
-from .errors import ShapesLoadError
 from .namespaces import compact
 from .queries import load_query
 from .reasoning import reason
-from .store import KnowledgeGraph
+from .store import KnowledgeGraph, load_shapes_graph
 
 SEVERITY = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
 
@@ -64,16 +63,7 @@ class CheckReport:
 
 def load_shapes(folder: Path) -> rdflib.Graph:
     """Every ``*.ttl`` file of ``shapes/`` whose name starts with ``content``."""
-    shapes = rdflib.Graph()
-    files = sorted(folder.glob("content*.ttl"))
-    if not files:
-        raise ShapesLoadError(f"no content shapes (content*.ttl) in {folder}")
-    for path in files:
-        try:
-            shapes.parse(path, format="turtle")
-        except Exception as exc:  # rdflib raises several parser exception types
-            raise ShapesLoadError(f"{path}: not valid Turtle: {exc}") from exc
-    return shapes
+    return load_shapes_graph(folder, "content*.ttl")
 
 
 def check_reasoner(kg: KnowledgeGraph, settings: Settings) -> list[Finding]:

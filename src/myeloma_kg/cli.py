@@ -165,7 +165,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, store: str | N
         seconds = time.perf_counter() - started
     except MyelomaKGError as exc:
         _fail(exc)
-    click.echo(f"loaded the graph: {kg.count()} triples in {seconds:.1f} s (store: {settings.store})")
+    click.echo(f"loaded the graph: {kg.count()} triples in {seconds:.2f} s (store: {settings.store})")
     click.echo(
         "The web frontend is not part of this version yet. It will serve, on "
         f"http://{settings.host}:{settings.port}/ : the SPARQL endpoint (/sparql), the named-query "

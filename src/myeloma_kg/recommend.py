@@ -14,7 +14,6 @@ import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator
 
 import pyoxigraph as ox

@@ -223,6 +223,22 @@ class KnowledgeGraph:
         return graph
 
 
+def load_shapes_graph(folder: Path, pattern: str) -> rdflib.Graph:
+    """The SHACL shapes of ``folder`` whose file names match ``pattern``, as one rdflib graph."""
+    from .errors import ShapesLoadError
+
+    files = sorted(folder.glob(pattern))
+    if not files:
+        raise ShapesLoadError(f"no shapes ({pattern}) in {folder}")
+    graph = rdflib.Graph()
+    for path in files:
+        try:
+            graph.parse(path, format="turtle")
+        except Exception as exc:  # rdflib raises several parser exception types
+            raise ShapesLoadError(f"{path}: not valid Turtle: {exc}") from exc
+    return graph
+
+
 def load_rdf_file(store: ox.Store, path: Path, graph: ox.NamedNode) -> None:
     """Parse one RDF file into a named graph; a syntax error names the file and line."""
     try:

@@ -22,7 +22,7 @@ from rdflib.namespace import RDF, SH
 from ._mkg import MKG
 from .errors import ShapesLoadError
 from .patients import PatientRecord, Vocabulary
-from .store import to_rdflib_term
+from .store import load_shapes_graph, to_rdflib_term
 
 SEVERITY = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
 TYPE_OF_KIND = {"drug": MKG.Drug, "cytogenetics": MKG.CytogeneticAbnormality}
@@ -67,16 +67,8 @@ class ValidationReport:
 
 @lru_cache(maxsize=4)
 def load_patient_shapes(folder: Path) -> rdflib.Graph:
-    files = sorted(folder.glob("patient*.ttl"))
-    if not files:
-        raise ShapesLoadError(f"no patient shapes (patient*.ttl) in {folder}")
-    graph = rdflib.Graph()
-    for path in files:
-        try:
-            graph.parse(path, format="turtle")
-        except Exception as exc:  # rdflib raises several parser exception types
-            raise ShapesLoadError(f"{path}: not valid Turtle: {exc}") from exc
-    return graph
+    """The patient shapes (``shapes/patient*.ttl``), parsed once per process."""
+    return load_shapes_graph(folder, "patient*.ttl")
 
 
 def data_graph(record: PatientRecord | list[PatientRecord], vocabulary: Vocabulary) -> ox.Store:

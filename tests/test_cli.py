@@ -88,9 +88,3 @@ def test_export_inferred_classifies_anti_cd38_regimens(cli):
     classified = set(graph.subjects(rdflib.RDF.type, mkg.AntiCD38Regimen))
     assert {regimen.DPd, regimen.IsaKd, regimen.DRd, regimen.IsaPd} <= classified
     assert regimen.Kd not in classified
-
-
-def test_serve_starts_by_loading_the_graph(cli):
-    result = cli("serve", "--port", "5999")
-    assert result.exit_code == 0
-    assert "loaded the graph" in result.output

@@ -16,7 +16,7 @@ LAYER = {
     "reasoning": 2, "queries": 2, "results": 2, "patients": 2, "validate": 3,
     "recommend": 4, "batch": 4,
     "checks": 3, "graph": 3,
-    "cli": 5, "__init__": 5,
+    "cli": 5, "__init__": 5, "serving": 5, "sparql_service": 2,
 }
 
 

@@ -166,12 +166,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, store: str | N
     except MyelomaKGError as exc:
         _fail(exc)
     click.echo(f"loaded the graph: {kg.count()} triples in {seconds:.2f} s (store: {settings.store})")
-    click.echo(
-        "The web frontend is not part of this version yet. It will serve, on "
-        f"http://{settings.host}:{settings.port}/ : the SPARQL endpoint (/sparql), the named-query "
-        "API (/api/queries), patient validation and recommendation (/api/validate, /api/recommend) "
-        "and a page for every IRI of the graph. Meanwhile use 'myeloma-kg query' and 'myeloma-kg export'."
-    )
+    click.echo(f"serving on http://{settings.host}:{settings.port}/ : SPARQL endpoint /sparql, "
+               "named queries /api/queries, patients POST /api/validate and /api/recommend")
+    from .serving import run_server
+
+    run_server(settings, kg)
 
 
 def _as_of(value: str | None):
@@ -327,3 +326,6 @@ def _batch(items, settings: Settings, date, fmt: str, jobs: int | None) -> int:
                 click.echo(f"{row['record']}:\n{render_text(row)}\n")
     return worst
 
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""Running the web app under waitress (a production WSGI server)."""
+
+from __future__ import annotations
+
+from .config import Settings
+from .store import KnowledgeGraph
+
+
+def run_server(settings: Settings, kg: KnowledgeGraph) -> None:
+    import waitress
+
+    from .web import create_app
+
+    app = create_app(settings, kg)
+    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads,
+                   max_request_body_size=settings.max_request_bytes, ident="myeloma-kg")

@@ -1,0 +1,71 @@
+"""The web app: ``create_app(settings, kg)`` builds it around a loaded graph."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask, jsonify, request
+
+from ..config import Settings
+from ..errors import MyelomaKGError
+from ..graph import load_graph
+from ..recommend import Recommender
+from ..sparql_service import Limits, SparqlService
+from ..store import KnowledgeGraph
+
+
+def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = None, *,
+               query_workers: int = 2) -> Flask:
+    settings = settings or Settings.load()
+    kg = kg or load_graph(settings)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.config["SETTINGS"] = settings
+    app.extensions["kg"] = kg
+    app.extensions["recommender"] = Recommender(kg, settings)
+    graphs = [g.value for g in kg.graph_names(inferred=True)]
+    app.extensions["sparql"] = SparqlService(
+        kg.export("nquads", inferred=True), graphs,
+        Limits(timeout_s=settings.query_timeout_s, max_rows=settings.max_result_rows), workers=query_workers)
+
+    from .api import api
+    from .sparql import sparql
+
+    app.register_blueprint(sparql)
+    app.register_blueprint(api)
+
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; object-src 'none'; frame-ancestors 'none'")
+        if request.path.startswith(("/sparql", "/api/")) or request.path == "/context.jsonld":
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        return jsonify(error=f"the request is larger than {settings.max_request_bytes} bytes"), 413
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return jsonify(error=f"nothing at {request.path}"), 404
+
+    @app.errorhandler(405)
+    def not_allowed(_error):
+        return jsonify(error=f"{request.method} is not allowed on {request.path}"), 405
+
+    @app.errorhandler(MyelomaKGError)
+    def known_error(error):
+        return jsonify(error=str(error)), getattr(error, "status", 400)
+
+    @app.errorhandler(Exception)
+    def unexpected(error):
+        app.logger.error("unexpected error on %s: %s", request.path, type(error).__name__)
+        return jsonify(error="the server could not answer this request"), 500
+
+    return app
+
+
+__all__ = ["create_app", "json"]

@@ -1,0 +1,94 @@
+"""The SPARQL 1.1 Protocol endpoint (read-only, bounded)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+
+from ..namespaces import PREFIXES
+from ..sparql_service import GRAPH_TYPES, RESULT_TYPES, SparqlRequestError, query_form
+
+sparql = Blueprint("sparql", __name__)
+
+RESULT_DEFAULT = "application/sparql-results+json"
+GRAPH_DEFAULT = "text/turtle"
+ALIASES = {"application/json": "application/sparql-results+json", "application/xml": "application/sparql-results+xml",
+           "text/xml": "application/sparql-results+xml"}
+
+
+def _negotiate(form: str) -> str:
+    offered = list(RESULT_TYPES) if form in ("SELECT", "ASK") else list(GRAPH_TYPES)
+    default = RESULT_DEFAULT if form in ("SELECT", "ASK") else GRAPH_DEFAULT
+    accept = request.accept_mimetypes
+    if not accept or accept.provided is False or str(accept) in ("", "*/*"):
+        return default
+    candidates = offered + [a for a in ALIASES if ALIASES[a] in offered]
+    best = accept.best_match(candidates, default=None)
+    if best is None:
+        raise SparqlRequestError(406, f"no result format fits the Accept header; this query can answer as {', '.join(offered)}")
+    if best in ALIASES:
+        return ALIASES[best]
+    if accept[best] == accept["*/*"] and accept[default] >= accept[best]:
+        return default
+    return best
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(message + "\n", status=status, mimetype="text/plain")
+
+
+@sparql.route("/sparql", methods=["GET", "POST", "OPTIONS"])
+def endpoint():
+    if request.method == "OPTIONS":
+        response = Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
+        return response
+    content_type = (request.mimetype or "").lower()
+    if request.method == "POST" and content_type == "application/sparql-update" or "update" in request.values:
+        return _error(400, "this endpoint is read-only: SPARQL Update is not accepted")
+    if request.method == "POST" and content_type == "application/sparql-query":
+        text = request.get_data(as_text=True)
+    else:
+        text = request.values.get("query")
+    if request.method == "GET" and not text:
+        return service_description()
+    if not text:
+        return _error(400, "no query: send it as the 'query' parameter or as an application/sparql-query body")
+    default_graphs = request.values.getlist("default-graph-uri")
+    named_graphs = request.values.getlist("named-graph-uri")
+    try:
+        form = query_form(text)
+        media_type = _negotiate(form)
+        body, _rows, _vars = current_app.extensions["sparql"].run(text, media_type, default_graphs, named_graphs)
+    except SparqlRequestError as exc:
+        return _error(exc.status, str(exc))
+    return Response(body, mimetype=media_type)
+
+
+def service_description() -> Response:
+    settings = current_app.config["SETTINGS"]
+    base = request.url_root.rstrip("/")
+    graphs = current_app.extensions["sparql"].graphs
+    named = "\n".join(f"        sd:namedGraph [ sd:name <{g}> ] ;" for g in sorted(graphs))
+    text = f"""@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+
+<{base}/sparql> a sd:Service ;
+    sd:endpoint <{base}/sparql> ;
+    sd:supportedLanguage sd:SPARQL11Query ;
+    sd:resultFormat <http://www.w3.org/ns/formats/SPARQL_Results_JSON> , <http://www.w3.org/ns/formats/SPARQL_Results_XML> ,
+        <http://www.w3.org/ns/formats/SPARQL_Results_CSV> , <http://www.w3.org/ns/formats/SPARQL_Results_TSV> ,
+        <http://www.w3.org/ns/formats/Turtle> , <http://www.w3.org/ns/formats/JSON-LD> ,
+        <http://www.w3.org/ns/formats/RDF_XML> , <http://www.w3.org/ns/formats/N-Triples> ;
+    sd:defaultDataset [
+        a sd:Dataset ;
+        rdfs:comment "The default graph is the union of the named graphs." ;
+{named}
+    ] ;
+    rdfs:comment "Read-only. Each query is stopped after {settings.query_timeout_s:g} seconds and may return at most {settings.max_result_rows} rows; requests larger than {settings.max_request_bytes} bytes are refused. SERVICE, LOAD, updates and FROM of graphs outside this store are refused." .
+"""
+    return Response(text, mimetype="text/turtle")
+
+
+__all__ = ["sparql", "PREFIXES"]

@@ -1,0 +1,218 @@
+"""The web app: SPARQL 1.1 Protocol endpoint, limits and refusals, JSON API; a live server with SPARQLWrapper."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import rdflib
+
+from myeloma_kg import Settings
+from myeloma_kg.web import create_app
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "patients"
+COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?d a mkg:AntiCD38Antibody }"
+RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+
+
+@pytest.fixture(scope="module")
+def app(kg, settings):
+    app = create_app(settings.with_overrides({"query_timeout_s": 2.0, "max_result_rows": 500}), kg)
+    yield app
+    app.extensions["sparql"].close()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.mark.parametrize("accept,mimetype", [
+    ("application/sparql-results+json", "application/sparql-results+json"),
+    ("application/sparql-results+xml", "application/sparql-results+xml"),
+    ("text/csv", "text/csv"),
+    ("text/tab-separated-values", "text/tab-separated-values"),
+    ("*/*", "application/sparql-results+json"),
+])
+def test_select_by_get_in_every_result_format(client, accept, mimetype):
+    response = client.get("/sparql", query_string={"query": COUNT}, headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.mimetype == mimetype
+    assert b"3" in response.data or b"4" in response.data
+
+
+def test_select_by_post_form_and_by_direct_post(client):
+    form = client.post("/sparql", data={"query": COUNT})
+    direct = client.post("/sparql", data=COUNT, content_type="application/sparql-query")
+    assert form.status_code == direct.status_code == 200
+    assert form.json == direct.json
+
+
+@pytest.mark.parametrize("accept,fmt", [
+    ("text/turtle", "turtle"), ("application/ld+json", "json-ld"),
+    ("application/rdf+xml", "xml"), ("application/n-triples", "nt"),
+])
+def test_construct_in_every_graph_format(client, accept, fmt):
+    query = "CONSTRUCT WHERE { <https://w3id.org/myeloma-kg/drug/daratumumab> ?p ?o }"
+    response = client.get("/sparql", query_string={"query": query}, headers={"Accept": accept})
+    assert response.status_code == 200 and response.mimetype == accept
+    graph = rdflib.Graph().parse(data=response.data, format=fmt)
+    assert len(graph) > 10
+
+
+def test_named_graph_parameters_select_the_dataset(client):
+    guideline = "https://w3id.org/myeloma-kg/graph/guideline"
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?r a mkg:AntiCD38Regimen }"
+    only = client.get("/sparql", query_string={"query": query, "default-graph-uri": guideline})
+    everything = client.get("/sparql", query_string={"query": query})
+    n = lambda r: int(r.json["results"]["bindings"][0]["n"]["value"])  # noqa: E731
+    assert n(only) == 0 and n(everything) >= 15  # the classification lives in the inferred graph
+
+
+def test_no_query_gives_the_service_description_with_its_limits(client):
+    response = client.get("/sparql")
+    assert response.status_code == 200 and response.mimetype == "text/turtle"
+    graph = rdflib.Graph().parse(data=response.data, format="turtle")
+    text = " ".join(str(o) for o in graph.objects())
+    assert "2 seconds" in text and "500 rows" in text
+
+
+@pytest.mark.parametrize("request_kwargs,status,message", [
+    ({"data": {"update": "INSERT DATA { <a:b> <a:c> <a:d> }"}}, 400, "read-only"),
+    ({"data": "DROP ALL", "content_type": "application/sparql-update"}, 400, "read-only"),
+    ({"data": "INSERT DATA { <a:b> <a:c> <a:d> }", "content_type": "application/sparql-query"}, 400, "read-only"),
+    ({"data": {"query": "SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }"}}, 400, "SERVICE"),
+    ({"data": {"query": "SELECT * FROM <http://example.org/g> WHERE { ?s ?p ?o }"}}, 400, "not in this store"),
+    ({"data": {"query": "SELECT * WHERE { ?s ?p }"}}, 400, "does not parse"),
+    ({"data": {"query": "SELECT * WHERE { ?s ?p ?o }"}}, 400, "more than 500 rows"),
+])
+def test_refusals_change_nothing_and_say_why(client, request_kwargs, status, message):
+    before = client.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"}).json
+    response = client.post("/sparql", **request_kwargs)
+    assert response.status_code == status
+    assert message in response.get_data(as_text=True)
+    after = client.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"}).json
+    assert before == after
+
+
+def test_unacceptable_accept_gets_406(client):
+    response = client.get("/sparql", query_string={"query": COUNT}, headers={"Accept": "image/png"})
+    assert response.status_code == 406
+
+
+def test_a_runaway_query_is_stopped_while_another_request_is_answered(app):
+    results = {}
+
+    def runaway():
+        results["runaway"] = app.test_client().get("/sparql", query_string={"query": RUNAWAY})
+
+    thread = threading.Thread(target=runaway)
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.3)
+    quick = app.test_client().get("/sparql", query_string={"query": COUNT})
+    quick_seconds = time.monotonic() - started
+    thread.join(timeout=30)
+    assert quick.status_code == 200 and quick_seconds < 2.0
+    assert results["runaway"].status_code == 503
+    assert "time limit" in results["runaway"].get_data(as_text=True)
+    assert time.monotonic() - started < 6
+    again = app.test_client().get("/sparql", query_string={"query": COUNT})
+    assert again.status_code == 200  # the killed worker was replaced
+
+
+def test_request_size_limit(client, app):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    response = client.post("/sparql", data="#" * (limit + 10), content_type="application/sparql-query")
+    assert response.status_code == 413
+
+
+def test_cors_for_reading(client):
+    response = client.get("/sparql", query_string={"query": COUNT})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_named_queries_api_and_openapi(client):
+    listing = client.get("/api/queries").json["queries"]
+    assert {"regimen-pfs-in-subgroup", "drug-identifiers"} <= {q["name"] for q in listing}
+    rows = client.get("/api/queries/regimen-pfs-in-subgroup",
+                      query_string={"regimen": "regimen:IsaPd", "subgroup": "risk:Gain1q21"}).json["rows"]
+    assert any(r["hazardRatio"] == pytest.approx(0.5) for r in rows)
+    bad = client.get("/api/queries/drug-identifiers", query_string={"drug": "not an iri"})
+    assert bad.status_code == 400 and "not a valid iri" in bad.json["error"]
+    assert client.get("/api/queries/nope").status_code == 404
+    spec = client.get("/api/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    assert "/api/queries/regimen-pfs-in-subgroup" in spec["paths"] and "/api/recommend" in spec["paths"]
+
+
+def test_patient_api(client):
+    good = (EXAMPLES / "dara-refractory-recent.json").read_text()
+    response = client.post("/api/recommend", data=good, content_type="application/json")
+    assert response.status_code == 200
+    assert response.json["derived"]["antiCD38Status"] == "refractory"
+    bad = (EXAMPLES / "invalid" / "age-130.json").read_text()
+    refused = client.post("/api/recommend", data=bad, content_type="application/json")
+    assert refused.status_code == 422 and refused.json["violations"]
+    report = client.post("/api/validate", data=bad, content_type="application/json")
+    assert report.status_code == 200 and report.json["conforms"] is False
+    garbage = client.post("/api/recommend", data="{not json", content_type="application/json")
+    assert garbage.status_code == 400 and "not valid JSON" in garbage.json["error"]
+    assert client.get("/context.jsonld").json["@context"]["age"]["@id"] == "mkg:age"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_server():
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(url + "/sparql", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("the server did not start: " + process.stdout.read().decode(errors="replace")[-2000:])
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "csv", "tsv"])
+def test_sparqlwrapper_select_against_a_live_server(live_server, fmt):
+    from SPARQLWrapper import SPARQLWrapper
+
+    client = SPARQLWrapper(live_server + "/sparql")
+    client.setQuery("PREFIX mkg: <https://w3id.org/myeloma-kg/ontology#>\n" + COUNT)
+    client.setReturnFormat(fmt)
+    result = client.query().convert()
+    text = json.dumps(result) if isinstance(result, dict) else (result.toxml() if hasattr(result, "toxml") else result.decode())
+    assert "4" in text or "3" in text
+
+
+@pytest.mark.parametrize("fmt,parse", [("turtle", "turtle"), ("json-ld", "json-ld"), ("xml", "xml"), ("n3", "turtle")])
+def test_sparqlwrapper_construct_against_a_live_server(live_server, fmt, parse):
+    from SPARQLWrapper import SPARQLWrapper
+
+    client = SPARQLWrapper(live_server + "/sparql")
+    client.setQuery("CONSTRUCT WHERE { <https://w3id.org/myeloma-kg/regimen/DPd> ?p ?o }")
+    client.setReturnFormat(fmt)
+    result = client.query().convert()
+    graph = result if isinstance(result, rdflib.Graph) else rdflib.Graph().parse(data=result, format=parse)
+    assert len(graph) > 5

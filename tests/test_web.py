@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import rdflib
 
-from myeloma_kg import Settings
 from myeloma_kg.web import create_app
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "patients"

@@ -215,3 +215,39 @@ def test_sparqlwrapper_construct_against_a_live_server(live_server, fmt, parse):
     result = client.query().convert()
     graph = result if isinstance(result, rdflib.Graph) else rdflib.Graph().parse(data=result, format=parse)
     assert len(graph) > 5
+
+
+def test_home_page_lists_the_recommendations(client):
+    response = client.get("/")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "R1:" in text and "R18:" in text and "reconstructed" in text
+
+
+@pytest.mark.parametrize("path", ["/drug/daratumumab", "/regimen/DPd", "/trial/NCT03180736", "/recommendation/R15",
+                                  "/outcome/ikema-pfs-1q21plus-final", "/risk/Gain1q21"])
+def test_every_iri_dereferences_as_a_page(client, path):
+    response = client.get(path, headers={"Accept": "text/html"})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "https://w3id.org/myeloma-kg" + path in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("accept,ext,fmt", [
+    ("text/turtle", "ttl", "turtle"), ("application/ld+json", "jsonld", "json-ld"),
+    ("application/rdf+xml", "rdf", "xml"), ("application/n-triples", "nt", "nt"),
+])
+def test_iris_dereference_as_rdf_by_accept_and_by_extension(client, accept, ext, fmt):
+    by_accept = client.get("/regimen/IsaKd", headers={"Accept": accept})
+    by_ext = client.get(f"/regimen/IsaKd.{ext}")
+    for response in (by_accept, by_ext):
+        assert response.status_code == 200 and response.mimetype == accept
+        graph = rdflib.Graph().parse(data=response.data, format=fmt)
+        assert (rdflib.URIRef("https://w3id.org/myeloma-kg/regimen/IsaKd"), None, None) in graph
+
+
+def test_pages_escape_what_they_show_and_send_security_headers(client):
+    response = client.get("/drug/daratumumab")
+    assert "<script" not in response.get_data(as_text=True)
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/drug/no-such-drug").status_code == 404

@@ -157,6 +157,21 @@ class KnowledgeGraph:
                     seen.add(triple)
                     yield triple
 
+    def triples_about(self, subject: ox.NamedNode) -> Iterator[ox.Triple]:
+        """The triples with ``subject`` as subject (all graphs, deduplicated), with the blank
+        nodes they lead to, so a resource's description is complete."""
+        seen: set[ox.Triple] = set()
+        todo = [subject]
+        while todo:
+            node = todo.pop()
+            for quad in self.store.quads_for_pattern(node, None, None, None):
+                triple = quad.triple
+                if triple not in seen:
+                    seen.add(triple)
+                    yield triple
+                    if isinstance(triple.object, ox.BlankNode):
+                        todo.append(triple.object)
+
     def count(self, graph: Any | None = None) -> int:
         if graph is None:
             return sum(1 for _ in self.triples(self.graph_names()))

@@ -18,7 +18,7 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
                query_workers: int = 2) -> Flask:
     settings = settings or Settings.load()
     kg = kg or load_graph(settings)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["SETTINGS"] = settings
     app.extensions["kg"] = kg
@@ -29,10 +29,12 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
         Limits(timeout_s=settings.query_timeout_s, max_rows=settings.max_result_rows), workers=query_workers)
 
     from .api import api
+    from .pages import pages
     from .sparql import sparql
 
     app.register_blueprint(sparql)
     app.register_blueprint(api)
+    app.register_blueprint(pages)
 
     @app.after_request
     def headers(response):

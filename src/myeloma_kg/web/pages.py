@@ -1,0 +1,117 @@
+"""Every IRI of the shipped graph, dereferenced: an HTML page for browsers, RDF by Accept or extension."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph as ox
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory
+
+from ..namespaces import BASE, compact
+from ..store import EXPORT_FORMATS
+
+WEB = Path(__file__).resolve().parents[3] / "web"
+pages = Blueprint("pages", __name__, template_folder=str(WEB / "templates"))
+
+KINDS = ("drug", "regimen", "trial", "recommendation", "risk", "outcome", "criterion", "caution", "action",
+         "schedule", "publication", "guideline", "identifier")
+EXTENSIONS = {"ttl": "text/turtle", "jsonld": "application/ld+json", "rdf": "application/rdf+xml",
+              "nt": "application/n-triples"}
+BY_MEDIA = {media: name for name, (_, _, media) in EXPORT_FORMATS.items()}
+RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+
+
+@pages.get("/static/<path:filename>")
+def static_file(filename: str):
+    return send_from_directory(WEB / "static", filename)
+
+
+def _local_href(iri: str) -> str | None:
+    if iri.startswith(BASE) and not iri.startswith(BASE + "ontology"):
+        return "/" + iri[len(BASE):]
+    return None
+
+
+def _describe(iri: str) -> list[ox.Triple]:
+    kg = current_app.extensions["kg"]
+    node = ox.NamedNode(iri)
+    return list(kg.triples_about(node))
+
+
+@pages.get("/<any(" + ", ".join(KINDS) + "):kind>/<path:local>")
+def resource(kind: str, local: str):
+    extension = None
+    for ext in EXTENSIONS:
+        if local.endswith("." + ext):
+            local, extension = local[: -len(ext) - 1], ext
+            break
+    iri = f"{BASE}{kind}/{local}"
+    triples = _describe(iri)
+    if not triples:
+        abort(404)
+    if extension:
+        media = EXTENSIONS[extension]
+    else:
+        media = request.accept_mimetypes.best_match(["text/html"] + list(EXTENSIONS.values()), default="text/html")
+    if media != "text/html":
+        fmt = EXPORT_FORMATS[BY_MEDIA[media]][0]
+        return Response(ox.serialize(triples, format=fmt), mimetype=media)
+    return _html(iri, triples, f"/{kind}/{local}")
+
+
+def _label_of(iri: str) -> str:
+    kg = current_app.extensions["kg"]
+    for quad in kg.store.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(RDFS_LABEL), None, None):
+        return quad.object.value
+    return compact(iri)
+
+
+def _html(iri: str, triples: list[ox.Triple], path: str):
+    kg = current_app.extensions["kg"]
+    outgoing = [t for t in triples if t.subject.value == iri]
+    label = next((t.object.value for t in outgoing if t.predicate.value == RDFS_LABEL), compact(iri))
+    types = sorted({compact(t.object.value) for t in outgoing if t.predicate.value.endswith("#type")})
+    status = next((compact(t.object.value).split("#")[-1].replace("mkg:", "") for t in outgoing
+                   if t.predicate.value.endswith("#evidenceStatus")), None)
+    properties: dict[str, list[dict[str, str | None]]] = {}
+    for t in sorted(outgoing, key=lambda t: t.predicate.value):
+        if t.predicate.value.endswith("#type") or t.predicate.value == RDFS_LABEL:
+            continue
+        obj = t.object
+        if isinstance(obj, ox.NamedNode):
+            value = {"text": _label_of(obj.value), "href": _local_href(obj.value) or obj.value}
+        else:
+            value = {"text": obj.value, "href": None}
+        properties.setdefault(compact(t.predicate.value), []).append(value)
+    incoming = []
+    for quad in kg.store.quads_for_pattern(None, None, ox.NamedNode(iri), None):
+        subject = quad.subject.value
+        if isinstance(quad.subject, ox.NamedNode) and _local_href(subject):
+            item = {"text": _label_of(subject), "href": _local_href(subject), "via": compact(quad.predicate.value)}
+            if item not in incoming:
+                incoming.append(item)
+    formats = [("Turtle", "ttl"), ("JSON-LD", "jsonld"), ("RDF/XML", "rdf"), ("N-Triples", "nt")]
+    return render_template("resource.html", iri=iri, label=label, types=types, status=status,
+                           properties=sorted(properties.items()), incoming=incoming[:200], path=path,
+                           formats=formats)
+
+
+@pages.get("/")
+def home():
+    from ..queries import QueryCatalog
+
+    kg = current_app.extensions["kg"]
+    catalog = current_app.extensions.get("catalog") or QueryCatalog(current_app.config["SETTINGS"].queries_dir)
+    current_app.extensions["catalog"] = catalog
+    rows = kg.select(catalog.get("recommendations-by-topic").text)
+    recommendations = [{
+        "label": r["label"], "href": _local_href(r["recommendation"]), "topics": r.get("topics") or "",
+        "statement": r["statement"], "status": compact(r["evidenceStatus"]).replace("mkg:", ""),
+    } for r in rows]
+    guideline_iri = BASE + "guideline/ppmmwg-2025"
+    citation = ""
+    for quad in kg.store.quads_for_pattern(ox.NamedNode(guideline_iri), None, None, None):
+        if quad.predicate.value.endswith("bibliographicCitation"):
+            citation = quad.object.value
+    guideline = {"label": _label_of(guideline_iri), "citation": citation}
+    return render_template("home.html", guideline=guideline, recommendations=recommendations)

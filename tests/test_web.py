@@ -251,3 +251,23 @@ def test_pages_escape_what_they_show_and_send_security_headers(client):
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/drug/no-such-drug").status_code == 404
+
+
+@pytest.mark.parametrize("q,expected", [("DPd", "/regimen/DPd"), ("Darzalex", "/drug/daratumumab"),
+                                         ("APOLLO", "/trial/NCT03180736"), ("1q21", "/risk/Gain1q21")])
+def test_search_by_label_and_abbreviation(client, q, expected):
+    response = client.get("/search", query_string={"q": q})
+    assert response.status_code == 200
+    assert f'href="{expected}"' in response.get_data(as_text=True)
+
+
+def test_search_escapes_the_query(client):
+    text = client.get("/search", query_string={"q": "<script>alert(1)</script>"}).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in text and "&lt;script&gt;" in text
+
+
+@pytest.mark.parametrize("ext,fmt", [("ttl", "turtle"), ("nt", "nt"), ("jsonld", "json-ld"), ("rdf", "xml")])
+def test_the_whole_graph_downloads_in_each_format(client, ext, fmt):
+    response = client.get(f"/download/myeloma-kg.{ext}")
+    assert response.status_code == 200
+    assert len(rdflib.Graph().parse(data=response.data, format=fmt)) > 13000

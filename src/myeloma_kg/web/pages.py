@@ -115,3 +115,36 @@ def home():
             citation = quad.object.value
     guideline = {"label": _label_of(guideline_iri), "citation": citation}
     return render_template("home.html", guideline=guideline, recommendations=recommendations)
+
+
+DOWNLOADS = [("Turtle", "ttl"), ("N-Triples", "nt"), ("JSON-LD", "jsonld"), ("RDF/XML", "rdf"), ("TriG (named graphs)", "trig")]
+DOWNLOAD_FORMATS = {"ttl": "turtle", "nt": "nt", "jsonld": "jsonld", "rdf": "xml", "trig": "trig"}
+
+
+@pages.get("/search")
+def search():
+    from ..queries import QueryCatalog
+
+    q = request.args.get("q", "").strip()[:100]
+    results = []
+    if q:
+        kg = current_app.extensions["kg"]
+        catalog = current_app.extensions.get("catalog") or QueryCatalog(current_app.config["SETTINGS"].queries_dir)
+        current_app.extensions["catalog"] = catalog
+        named = catalog.get("search-labels")
+        for row in kg.select(named.text, named.bind({"text": q})):
+            href = _local_href(row["entity"])
+            if href:
+                results.append({"label": row["label"], "href": href, "matched": row["matched"], "types": row.get("types") or ""})
+    return render_template("search.html", q=q, results=results, downloads=DOWNLOADS)
+
+
+@pages.get("/download/myeloma-kg.<ext>")
+def download(ext: str):
+    if ext not in DOWNLOAD_FORMATS:
+        abort(404)
+    name = DOWNLOAD_FORMATS[ext]
+    data = current_app.extensions["kg"].export(name, inferred=True)
+    response = Response(data, mimetype=EXPORT_FORMATS[name][2])
+    response.headers["Content-Disposition"] = f"attachment; filename=myeloma-kg.{ext}"
+    return response

@@ -271,3 +271,17 @@ def test_the_whole_graph_downloads_in_each_format(client, ext, fmt):
     response = client.get(f"/download/myeloma-kg.{ext}")
     assert response.status_code == 200
     assert len(rdflib.Graph().parse(data=response.data, format=fmt)) > 13000
+
+
+def test_forest_plot_of_a_recommendation_and_a_regimen(client):
+    import xml.etree.ElementTree as ET
+
+    svg = client.get("/recommendation/R8/forest.svg")
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    text = svg.get_data(as_text=True)
+    ET.fromstring(text)  # well-formed SVG
+    assert "gain(1q21)" in text and "0.50 (0.28-0.88)" in text
+    regimen = client.get("/regimen/IsaKd/forest.svg").get_data(as_text=True)
+    assert "0.58 (0.37-0.92)" in regimen and "99% CI" in regimen
+    assert 'src="/recommendation/R8/forest.svg"' in client.get("/recommendation/R8").get_data(as_text=True)
+    assert client.get("/regimen/NoSuchRegimen/forest.svg").status_code == 404

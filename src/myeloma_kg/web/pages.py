@@ -40,6 +40,8 @@ def _describe(iri: str) -> list[ox.Triple]:
 
 @pages.get("/<any(" + ", ".join(KINDS) + "):kind>/<path:local>")
 def resource(kind: str, local: str):
+    if local.endswith("/forest.svg") and kind in ("recommendation", "regimen"):
+        return forest(kind, local[: -len("/forest.svg")])
     extension = None
     for ext in EXTENSIONS:
         if local.endswith("." + ext):
@@ -93,7 +95,7 @@ def _html(iri: str, triples: list[ox.Triple], path: str):
     formats = [("Turtle", "ttl"), ("JSON-LD", "jsonld"), ("RDF/XML", "rdf"), ("N-Triples", "nt")]
     return render_template("resource.html", iri=iri, label=label, types=types, status=status,
                            properties=sorted(properties.items()), incoming=incoming[:200], path=path,
-                           formats=formats)
+                           formats=formats, forest=path.startswith(("/recommendation/", "/regimen/")))
 
 
 @pages.get("/")
@@ -148,3 +150,18 @@ def download(ext: str):
     response = Response(data, mimetype=EXPORT_FORMATS[name][2])
     response.headers["Content-Disposition"] = f"attachment; filename=myeloma-kg.{ext}"
     return response
+
+
+def forest(kind: str, local: str):
+    """The forest plot of a recommendation or regimen (served at its IRI path + /forest.svg)."""
+    from ..queries import QueryCatalog
+    from .forest import forest_svg
+
+    iri = f"{BASE}{kind}/{local}"
+    if not any(True for _ in current_app.extensions["kg"].triples_about(ox.NamedNode(iri))):
+        abort(404)
+    catalog = current_app.extensions.get("catalog") or QueryCatalog(current_app.config["SETTINGS"].queries_dir)
+    current_app.extensions["catalog"] = catalog
+    named = catalog.get("hazard-ratios")
+    rows = current_app.extensions["kg"].select(named.text, named.bind({"subject": iri}))
+    return Response(forest_svg(rows, f"Hazard ratios behind {_label_of(iri)}"), mimetype="image/svg+xml")

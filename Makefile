@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+YASGUI := web/static/vendor/yasgui/yasgui.min.js
+
 .PHONY: run test check install bench clean
 
 $(STAMP): pyproject.toml
@@ -14,12 +16,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The SPARQL editor (YASGUI) comes from the npm registry at build time and is served from the
+# project's own static files; nothing is fetched from a CDN when the site runs.
+$(YASGUI): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p web/static/vendor/yasgui
+	cp web/node_modules/@zazuko/yasgui/build/yasgui.min.js web/node_modules/@zazuko/yasgui/build/yasgui.min.css web/static/vendor/yasgui/
+	printf 'YASGUI %s (npm package @zazuko/yasgui), licence MIT.\nCopyright (c) Triply <info@triply.cc> and Zazuko GmbH.\nSource: https://github.com/rdfjs/Yasgui\n\n' "$$(node -p "require('./web/node_modules/@zazuko/yasgui/package.json').version")" > web/static/vendor/yasgui/LICENSE.txt
+	cat web/licenses/MIT.txt >> web/static/vendor/yasgui/LICENSE.txt
 
-run: $(STAMP)
+install: $(STAMP) $(YASGUI)
+
+run: $(STAMP) $(YASGUI)
 	$(BIN)/myeloma-kg serve
 
-test: $(STAMP)
+test: $(STAMP) $(YASGUI)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
@@ -29,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/store_engines.py
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache
+	rm -rf $(VENV) .cache .pytest_cache web/node_modules web/static/vendor

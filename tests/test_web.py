@@ -285,3 +285,19 @@ def test_forest_plot_of_a_recommendation_and_a_regimen(client):
     assert "0.58 (0.37-0.92)" in regimen and "99% CI" in regimen
     assert 'src="/recommendation/R8/forest.svg"' in client.get("/recommendation/R8").get_data(as_text=True)
     assert client.get("/regimen/NoSuchRegimen/forest.svg").status_code == 404
+
+
+def test_query_editor_page_serves_yasgui_locally_with_the_named_queries(client):
+    import re as _re
+
+    response = client.get("/query")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '/static/vendor/yasgui/yasgui.min.js' in text and "cdn" not in text.lower()
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    payload = json.loads(_re.search(r'id="query-data">(.*?)</script>', text, _re.S).group(1))
+    assert "regimen-pfs-in-subgroup" in payload["queries"] and payload["prefixes"]["mkg"].endswith("ontology#")
+    for name, query in payload["queries"].items():  # every example runs as written in the editor
+        assert client.post("/sparql", data={"query": query}).status_code == 200, name
+    assert client.get("/static/vendor/yasgui/yasgui.min.js").status_code == 200
+    assert "MIT" in client.get("/static/vendor/yasgui/LICENSE.txt").get_data(as_text=True)

@@ -165,3 +165,37 @@ def forest(kind: str, local: str):
     named = catalog.get("hazard-ratios")
     rows = current_app.extensions["kg"].select(named.text, named.bind({"subject": iri}))
     return Response(forest_svg(rows, f"Hazard ratios behind {_label_of(iri)}"), mimetype="image/svg+xml")
+
+
+@pages.get("/query")
+def query_editor():
+    from ..namespaces import PREFIXES
+    from ..queries import QueryCatalog
+
+    catalog = current_app.extensions.get("catalog") or QueryCatalog(current_app.config["SETTINGS"].queries_dir)
+    current_app.extensions["catalog"] = catalog
+    settings = current_app.config["SETTINGS"]
+    usable = [q for q in catalog if not any(p.required and p.default is None for p in q.params)]
+    payload = {"prefixes": PREFIXES, "queries": {q.name: _with_defaults(q) for q in usable}}
+    response = Response(render_template("query.html", queries=usable, payload=payload,
+                                        timeout=f"{settings.query_timeout_s:g}", max_rows=settings.max_result_rows))
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "font-src 'self' data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'")
+    return response
+
+
+def _with_defaults(named) -> str:
+    """The query text with each parameter's default written in as a VALUES row, for the editor."""
+    values = []
+    for param in named.params:
+        if param.default is not None:
+            term = param.to_term(param.default)
+            values.append((param.name, str(term)))
+    text = "\n".join(line for line in named.text.splitlines() if not line.startswith("#+"))
+    if not values:
+        return text
+    names = " ".join("?" + n for n, _ in values)
+    row = " ".join(v for _, v in values)
+    brace = text.index("{", text.upper().index("WHERE")) + 1
+    return text[:brace] + f"\n  VALUES ({names}) {{ ({row}) }}" + text[brace:]

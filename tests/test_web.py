@@ -167,32 +167,6 @@ def test_patient_api(client):
     assert client.get("/context.jsonld").json["@context"]["age"]["@id"] == "mkg:age"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def live_server():
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(url + "/sparql", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("the server did not start: " + process.stdout.read().decode(errors="replace")[-2000:])
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-
-
 @pytest.mark.parametrize("fmt", ["json", "xml", "csv", "tsv"])
 def test_sparqlwrapper_select_against_a_live_server(live_server, fmt):
     from SPARQLWrapper import SPARQLWrapper

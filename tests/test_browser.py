@@ -1,0 +1,61 @@
+"""Browser tests in real headless Chromium (Debian's package), driven by Playwright.
+
+Screenshots of each page go to ``.screenshots/`` (not committed).  The tests are skipped, with
+the reason, when no Chromium is installed; ``.ci/run`` installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = os.environ.get("MYELOMA_KG_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(__file__).resolve().parents[1] / ".screenshots"
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    SHOTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("path,name,expect", [
+    ("/", "home", "R15"),
+    ("/recommendation/R15", "recommendation", "Evidence status"),
+    ("/trial/NCT03275285", "trial", "IKEMA"),
+    ("/drug/daratumumab", "drug", "L01FC01"),
+])
+def test_pages_render(page, live_server, path, name, expect):
+    page.goto(live_server + path)
+    assert expect in page.content()
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_query_editor_runs_a_named_query_and_shows_the_table(page, live_server):
+    page.goto(live_server + "/query")
+    page.wait_for_selector(".yasqe .CodeMirror")
+    page.click("button.example[data-name='regimen-pfs-in-subgroup']")
+    page.wait_for_selector(".yasr table td", timeout=20000)
+    text = page.inner_text(".yasr")
+    assert "0.58" in text
+    page.screenshot(path=str(SHOTS / "query-editor.png"), full_page=True)

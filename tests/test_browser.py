@@ -59,3 +59,15 @@ def test_query_editor_runs_a_named_query_and_shows_the_table(page, live_server):
     text = page.inner_text(".yasr")
     assert "0.58" in text
     page.screenshot(path=str(SHOTS / "query-editor.png"), full_page=True)
+
+
+def test_patient_form_shows_the_recommendation(page, live_server):
+    record = (Path(__file__).resolve().parents[1] / "examples" / "patients" / "dara-refractory-recent.json").read_text()
+    page.goto(live_server + "/patient")
+    page.fill("#record", record)
+    page.fill("#as_of", "2026-11-24")
+    page.click("#submit")
+    page.wait_for_selector("#result")
+    text = page.inner_text("#result")
+    assert "Recommended" in text and "refractory" in text and "Teclistamab" in text or "TecMono" in text
+    page.screenshot(path=str(SHOTS / "patient.png"), full_page=True)

@@ -275,3 +275,30 @@ def test_query_editor_page_serves_yasgui_locally_with_the_named_queries(client):
         assert client.post("/sparql", data={"query": query}).status_code == 200, name
     assert client.get("/static/vendor/yasgui/yasgui.min.js").status_code == 200
     assert "MIT" in client.get("/static/vendor/yasgui/LICENSE.txt").get_data(as_text=True)
+
+
+def _csrf(client):
+    import re as _re
+
+    page = client.get("/patient").get_data(as_text=True)
+    return _re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_patient_page_recommends_with_reasons(client):
+    token = _csrf(client)
+    record = (EXAMPLES / "dara-refractory-long-ago.json").read_text()
+    response = client.post("/patient", data={"csrf_token": token, "record": record, "as_of": "2026-11-24"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Recommended" in text and "rechallenge" in text and "Not recommended" in text
+
+
+def test_patient_page_shows_the_report_for_a_bad_record_and_needs_its_token(client):
+    token = _csrf(client)
+    record = (EXAMPLES / "invalid" / "end-before-start.json").read_text()
+    response = client.post("/patient", data={"csrf_token": token, "record": record, "as_of": "2026-11-24"})
+    assert response.status_code == 422 and "is before the start date" in response.get_data(as_text=True)
+    forged = client.post("/patient", data={"csrf_token": "forged", "record": record})
+    assert forged.status_code == 400 and "expired" in forged.get_data(as_text=True)
+    garbage = client.post("/patient", data={"csrf_token": token, "record": "<script>alert(1)</script>"})
+    assert garbage.status_code == 400 and "<script>alert(1)</script>" not in garbage.get_data(as_text=True)

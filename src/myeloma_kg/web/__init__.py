@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 
 from flask import Flask, jsonify, request
 
@@ -21,6 +23,9 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["SETTINGS"] = settings
+    app.config["SECRET_KEY"] = os.environ.get("MYELOMA_KG_SECRET_KEY") or secrets.token_hex(32)
+    app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.extensions["kg"] = kg
     app.extensions["recommender"] = Recommender(kg, settings)
     graphs = [g.value for g in kg.graph_names(inferred=True)]

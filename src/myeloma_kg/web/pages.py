@@ -199,3 +199,48 @@ def _with_defaults(named) -> str:
     row = " ".join(v for _, v in values)
     brace = text.index("{", text.upper().index("WHERE")) + 1
     return text[:brace] + f"\n  VALUES ({names}) {{ ({row}) }}" + text[brace:]
+
+
+@pages.app_template_filter("local")
+def _local_filter(iri: str) -> str:
+    return _local_href(iri) or iri
+
+
+@pages.route("/patient", methods=["GET", "POST"])
+def patient():
+    import datetime as dt
+    import secrets
+
+    from flask import session
+
+    from ..patients import UnreadableRecord
+
+    if "csrf_token" not in session:
+        session["csrf_token"] = secrets.token_urlsafe(32)
+    context = {"csrf_token": session["csrf_token"], "record": "", "as_of": dt.date.today().isoformat(),
+               "error": None, "report": None, "result": None}
+    if request.method == "GET":
+        return render_template("patient.html", **context)
+    if not secrets.compare_digest(request.form.get("csrf_token", ""), session["csrf_token"]):
+        context["error"] = "The form has expired; please send it again."
+        return render_template("patient.html", **context), 400
+    upload = request.files.get("upload")
+    text = upload.read().decode("utf-8", errors="replace") if upload and upload.filename else request.form.get("record", "")
+    context["record"] = text
+    try:
+        as_of = dt.date.fromisoformat(request.form.get("as_of") or context["as_of"])
+        context["as_of"] = as_of.isoformat()
+    except ValueError:
+        context["error"] = "The as-of date must be written YYYY-MM-DD."
+        return render_template("patient.html", **context), 400
+    recommender = current_app.extensions["recommender"]
+    content_type = "text/turtle" if upload and upload.filename and upload.filename.endswith(".ttl") else None
+    try:
+        record = recommender.read(text, content_type=content_type, as_of=as_of)
+    except UnreadableRecord as exc:
+        context["error"] = str(exc)
+        return render_template("patient.html", **context), 400
+    outcome = recommender.recommend(record)
+    context["report"] = outcome.report.as_dict()
+    context["result"] = outcome.recommendation
+    return render_template("patient.html", **context), 200 if outcome.recommendation else 422

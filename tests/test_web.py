@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -302,3 +298,18 @@ def test_patient_page_shows_the_report_for_a_bad_record_and_needs_its_token(clie
     assert forged.status_code == 400 and "expired" in forged.get_data(as_text=True)
     garbage = client.post("/patient", data={"csrf_token": token, "record": "<script>alert(1)</script>"})
     assert garbage.status_code == 400 and "<script>alert(1)</script>" not in garbage.get_data(as_text=True)
+
+
+def test_ontology_is_documented_on_a_page_and_downloadable(client):
+    page = client.get("/ontology", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "mkg:AntiCD38Regimen" in page and "mkg:hasComponent" in page and "mkg:EndpointScheme" in page
+    turtle = client.get("/ontology", headers={"Accept": "text/turtle"})
+    assert turtle.mimetype == "text/turtle"
+    assert len(rdflib.Graph().parse(data=turtle.data, format="turtle")) > 2000
+
+
+def test_trial_and_drug_pages_show_outcomes_and_identifiers(client):
+    trial = client.get("/trial/NCT03275285").get_data(as_text=True)
+    assert "Reported outcomes" in trial and "0.58" in trial
+    drug = client.get("/drug/isatuximab").get_data(as_text=True)
+    assert 'href="http://purl.obolibrary.org/obo/NCIT_C90578"' in drug and "from memory, unverified" in drug

@@ -9,15 +9,13 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..errors import MyelomaKGError, QueryNotFound
 from ..patients import CONTEXT_FILE, UnreadableRecord
 from ..queries import QueryCatalog
+from .common import catalog
 
 api = Blueprint("api", __name__)
 
 
 def _catalog() -> QueryCatalog:
-    catalog = current_app.extensions.get("catalog")
-    if catalog is None:
-        catalog = current_app.extensions["catalog"] = QueryCatalog(current_app.config["SETTINGS"].queries_dir)
-    return catalog
+    return catalog()
 
 
 @api.get("/api/queries")

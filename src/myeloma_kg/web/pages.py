@@ -8,6 +8,8 @@ import pyoxigraph as ox
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory
 
 from ..namespaces import BASE, compact
+from .common import catalog as _catalog
+from .common import named_rows as _named
 from ..store import EXPORT_FORMATS
 
 WEB = Path(__file__).resolve().parents[3] / "web"
@@ -93,18 +95,18 @@ def _html(iri: str, triples: list[ox.Triple], path: str):
             if item not in incoming:
                 incoming.append(item)
     formats = [("Turtle", "ttl"), ("JSON-LD", "jsonld"), ("RDF/XML", "rdf"), ("N-Triples", "nt")]
+    outcomes = _named("trial-outcomes", trial=iri) if path.startswith("/trial/") else []
+    identifiers = _named("drug-identifiers", drug=iri) if path.startswith("/drug/") else []
     return render_template("resource.html", iri=iri, label=label, types=types, status=status,
+                           outcomes=outcomes, identifiers=identifiers,
                            properties=sorted(properties.items()), incoming=incoming[:200], path=path,
                            formats=formats, forest=path.startswith(("/recommendation/", "/regimen/")))
 
 
 @pages.get("/")
 def home():
-    from ..queries import QueryCatalog
-
     kg = current_app.extensions["kg"]
-    catalog = current_app.extensions.get("catalog") or QueryCatalog(current_app.config["SETTINGS"].queries_dir)
-    current_app.extensions["catalog"] = catalog
+    catalog = _catalog()
     rows = kg.select(catalog.get("recommendations-by-topic").text)
     recommendations = [{
         "label": r["label"], "href": _local_href(r["recommendation"]), "topics": r.get("topics") or "",
@@ -125,14 +127,11 @@ DOWNLOAD_FORMATS = {"ttl": "turtle", "nt": "nt", "jsonld": "jsonld", "rdf": "xml
 
 @pages.get("/search")
 def search():
-    from ..queries import QueryCatalog
-
     q = request.args.get("q", "").strip()[:100]
     results = []
     if q:
         kg = current_app.extensions["kg"]
-        catalog = current_app.extensions.get("catalog") or QueryCatalog(current_app.config["SETTINGS"].queries_dir)
-        current_app.extensions["catalog"] = catalog
+        catalog = _catalog()
         named = catalog.get("search-labels")
         for row in kg.select(named.text, named.bind({"text": q})):
             href = _local_href(row["entity"])
@@ -154,26 +153,19 @@ def download(ext: str):
 
 def forest(kind: str, local: str):
     """The forest plot of a recommendation or regimen (served at its IRI path + /forest.svg)."""
-    from ..queries import QueryCatalog
     from .forest import forest_svg
 
     iri = f"{BASE}{kind}/{local}"
     if not any(True for _ in current_app.extensions["kg"].triples_about(ox.NamedNode(iri))):
         abort(404)
-    catalog = current_app.extensions.get("catalog") or QueryCatalog(current_app.config["SETTINGS"].queries_dir)
-    current_app.extensions["catalog"] = catalog
-    named = catalog.get("hazard-ratios")
-    rows = current_app.extensions["kg"].select(named.text, named.bind({"subject": iri}))
+    rows = _named("hazard-ratios", subject=iri)
     return Response(forest_svg(rows, f"Hazard ratios behind {_label_of(iri)}"), mimetype="image/svg+xml")
 
 
 @pages.get("/query")
 def query_editor():
     from ..namespaces import PREFIXES
-    from ..queries import QueryCatalog
-
-    catalog = current_app.extensions.get("catalog") or QueryCatalog(current_app.config["SETTINGS"].queries_dir)
-    current_app.extensions["catalog"] = catalog
+    catalog = _catalog()
     settings = current_app.config["SETTINGS"]
     usable = [q for q in catalog if not any(p.required and p.default is None for p in q.params)]
     payload = {"prefixes": PREFIXES, "queries": {q.name: _with_defaults(q) for q in usable}}
@@ -244,3 +236,34 @@ def patient():
     context["report"] = outcome.report.as_dict()
     context["result"] = outcome.recommendation
     return render_template("patient.html", **context), 200 if outcome.recommendation else 422
+
+
+@pages.get("/ontology")
+def ontology():
+    media = request.accept_mimetypes.best_match(["text/html"] + list(EXTENSIONS.values()), default="text/html")
+    if media != "text/html":
+        return ontology_file(next(ext for ext, m in EXTENSIONS.items() if m == media))
+    kg = current_app.extensions["kg"]
+    header = {q.predicate.value.rsplit("/", 1)[-1].rsplit("#", 1)[-1]: q.object.value
+              for q in kg.store.quads_for_pattern(ox.NamedNode(BASE + "ontology"), None, None, None)}
+    groups: dict[str, list[dict]] = {}
+    for row in _named("ontology-terms"):
+        row["name"] = row["term"].rsplit("#", 1)[1]
+        groups.setdefault(row["kind"], []).append(row)
+    order = ["class", "object property", "datatype property", "concept scheme"]
+    return render_template("ontology.html", title=header.get("title", "myeloma-kg ontology"),
+                           description=header.get("description", ""), version=header.get("versionInfo", ""),
+                           licence=header.get("license", ""), groups=[(k, groups.get(k, [])) for k in order])
+
+
+@pages.get("/ontology.<ext>")
+def ontology_file(ext: str):
+    if ext not in EXTENSIONS:
+        abort(404)
+    kg = current_app.extensions["kg"]
+    triples = list(kg.triples([kg.graph_names(inferred=False)[0]]))
+    fmt = EXPORT_FORMATS[BY_MEDIA[EXTENSIONS[ext]]][0]
+    from ..namespaces import PREFIXES
+
+    data = ox.serialize(triples, format=fmt, prefixes=None if ext == "nt" else PREFIXES)
+    return Response(data, mimetype=EXTENSIONS[ext])

@@ -313,3 +313,8 @@ def test_trial_and_drug_pages_show_outcomes_and_identifiers(client):
     assert "Reported outcomes" in trial and "0.58" in trial
     drug = client.get("/drug/isatuximab").get_data(as_text=True)
     assert 'href="http://purl.obolibrary.org/obo/NCIT_C90578"' in drug and "from memory, unverified" in drug
+
+
+def test_regimen_page_shows_its_dosing(client):
+    text = client.get("/regimen/DaraSCMono").get_data(as_text=True)
+    assert "Dosing" in text and "1800" in text and "every 2 weeks" in text

@@ -97,8 +97,9 @@ def _html(iri: str, triples: list[ox.Triple], path: str):
     formats = [("Turtle", "ttl"), ("JSON-LD", "jsonld"), ("RDF/XML", "rdf"), ("N-Triples", "nt")]
     outcomes = _named("trial-outcomes", trial=iri) if path.startswith("/trial/") else []
     identifiers = _named("drug-identifiers", drug=iri) if path.startswith("/drug/") else []
+    dosing = _named("regimen-dosing", regimen=iri) if path.startswith("/regimen/") else []
     return render_template("resource.html", iri=iri, label=label, types=types, status=status,
-                           outcomes=outcomes, identifiers=identifiers,
+                           outcomes=outcomes, identifiers=identifiers, dosing=dosing,
                            properties=sorted(properties.items()), incoming=incoming[:200], path=path,
                            formats=formats, forest=path.startswith(("/recommendation/", "/regimen/")))
 

@@ -119,7 +119,12 @@ def home():
         if quad.predicate.value.endswith("bibliographicCitation"):
             citation = quad.object.value
     guideline = {"label": _label_of(guideline_iri), "citation": citation}
-    return render_template("home.html", guideline=guideline, recommendations=recommendations)
+    by_topic: dict[str, list[dict]] = {}
+    for rec in recommendations:
+        first_topic = (rec["topics"] or "other").split("; ")[0]
+        by_topic.setdefault(first_topic, []).append(rec)
+    return render_template("home.html", guideline=guideline, recommendations=recommendations,
+                           by_topic=list(by_topic.items()))
 
 
 DOWNLOADS = [("Turtle", "ttl"), ("N-Triples", "nt"), ("JSON-LD", "jsonld"), ("RDF/XML", "rdf"), ("TriG (named graphs)", "trig")]

@@ -327,5 +327,31 @@ def _batch(items, settings: Settings, date, fmt: str, jobs: int | None) -> int:
     return worst
 
 
+@main.group()
+def mappings() -> None:
+    """The drugs' mappings to external vocabularies (RxNorm, NCIt, ATC, DrugBank)."""
+
+
+@mappings.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of standard output.")
+@click.option("--store", default=None, help=STORE_HELP)
+@click.pass_context
+def mappings_export(ctx: click.Context, output: Path | None, store: str | None) -> None:
+    """Write the mapping set as SSSOM TSV (verified codes only)."""
+    from .mappings import sssom_tsv
+    from .queries import QueryCatalog
+
+    settings = _settings(ctx.parent, store=store)
+    try:
+        text = sssom_tsv(_load(settings), QueryCatalog(settings.queries_dir))
+    except MyelomaKGError as exc:
+        _fail(exc)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 if __name__ == "__main__":
     main()

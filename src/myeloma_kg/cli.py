@@ -353,5 +353,37 @@ def mappings_export(ctx: click.Context, output: Path | None, store: str | None) 
         click.echo(text, nl=False)
 
 
+@main.group()
+def rxnorm() -> None:
+    """Check and complete the drugs' RXCUIs from an RxNorm release."""
+
+
+@rxnorm.command("import")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--store", default=None, help=STORE_HELP)
+@click.pass_context
+def rxnorm_import(ctx: click.Context, folder: Path, store: str | None) -> None:
+    """Read RXNCONSO.RRF and RXNREL.RRF from FOLDER: list wrong or retired RXCUIs (exit 1), fill in
+    missing ingredient RXCUIs and add the product concepts; the result persists in the data folder."""
+    from .rxnorm import read_release
+
+    settings = _settings(ctx.parent, store=store)
+    try:
+        kg = _load(settings, reason=False)
+        size = sum((folder / name).stat().st_size for name in ("RXNCONSO.RRF", "RXNREL.RRF") if (folder / name).is_file())
+        if sys.stderr.isatty():
+            with click.progressbar(length=size, label="reading the release", file=sys.stderr) as bar:
+                report, turtle = read_release(folder, kg, progress=bar.update)
+        else:
+            report, turtle = read_release(folder, kg)
+    except MyelomaKGError as exc:
+        _fail(exc)
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    report.output = settings.data_path / "rxnorm.ttl"
+    report.output.write_text(turtle, encoding="utf-8")
+    click.echo(report.text())
+    sys.exit(1 if report.mismatches else 0)
+
+
 if __name__ == "__main__":
     main()

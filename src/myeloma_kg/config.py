@@ -38,6 +38,7 @@ class Settings:
     max_request_bytes: int = 1_000_000
     threads: int = 4
     reason: bool = True  # compute the inferred graph (cached) when the store is loaded
+    data_dir: Path | None = None  # imported data (RxNorm); default <home>/data
 
     @property
     def ontology_dir(self) -> Path:
@@ -62,6 +63,10 @@ class Settings:
     @property
     def checks_dir(self) -> Path:
         return self.queries_dir / "checks"
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir if self.data_dir is not None else self.home / "data"
 
     @property
     def cache_path(self) -> Path:

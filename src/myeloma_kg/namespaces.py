@@ -32,6 +32,7 @@ ONTOLOGY_IRI = BASE + "ontology"
 GRAPH_ONTOLOGY = GRAPH["ontology"]
 GRAPH_GUIDELINE = GRAPH["guideline"]
 GRAPH_INFERRED = GRAPH["inferred"]
+GRAPH_IMPORTED = GRAPH["rxnorm"]  # what `myeloma-kg rxnorm import` adds
 
 PREFIXES: dict[str, str] = {
     "mkg": str(MKG),

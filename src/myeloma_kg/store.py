@@ -18,7 +18,7 @@ import rdflib
 
 from .config import Settings
 from .errors import OntologyLoadError, QuerySyntaxError, StoreError
-from .namespaces import GRAPH, GRAPH_GUIDELINE, GRAPH_INFERRED, GRAPH_ONTOLOGY, PREFIXES
+from .namespaces import GRAPH, GRAPH_GUIDELINE, GRAPH_IMPORTED, GRAPH_INFERRED, GRAPH_ONTOLOGY, PREFIXES
 
 META_GRAPH = ox.NamedNode(str(GRAPH["meta"]))
 _HASH_PREDICATE = ox.NamedNode("http://purl.org/dc/terms/identifier")
@@ -42,6 +42,7 @@ class SourceFiles:
 
     ontology: tuple[Path, ...]
     guideline: tuple[Path, ...]
+    imported: tuple[Path, ...] = ()
 
     @classmethod
     def of(cls, settings: Settings, extra: Iterable[Path] = ()) -> "SourceFiles":
@@ -52,13 +53,16 @@ class SourceFiles:
         for path in extra:
             if not Path(path).is_file():
                 raise OntologyLoadError(path, "no such file")
-        return cls(ontology=(settings.tbox_file,), guideline=content + tuple(Path(p) for p in extra))
+        imported = tuple(sorted(settings.data_path.glob("*.ttl"))) if settings.data_path.is_dir() else ()
+        return cls(ontology=(settings.tbox_file,), guideline=content + tuple(Path(p) for p in extra), imported=imported)
 
     def by_graph(self) -> Iterator[tuple[ox.NamedNode, Path]]:
         for path in self.ontology:
             yield ox.NamedNode(str(GRAPH_ONTOLOGY)), path
         for path in self.guideline:
             yield ox.NamedNode(str(GRAPH_GUIDELINE)), path
+        for path in self.imported:
+            yield ox.NamedNode(str(GRAPH_IMPORTED)), path
 
     def digest(self) -> str:
         """A hash of every file's name and bytes: it changes when any content changes."""
@@ -114,7 +118,7 @@ class KnowledgeGraph:
         return None
 
     def _reload(self, sources: SourceFiles) -> None:
-        for graph in (GRAPH_ONTOLOGY, GRAPH_GUIDELINE, GRAPH_INFERRED, META_GRAPH.value):
+        for graph in (GRAPH_ONTOLOGY, GRAPH_GUIDELINE, GRAPH_IMPORTED, GRAPH_INFERRED, META_GRAPH.value):
             node = ox.NamedNode(str(graph))
             if self.store.contains_named_graph(node):
                 self.store.remove_graph(node)
@@ -141,6 +145,8 @@ class KnowledgeGraph:
 
     def graph_names(self, inferred: bool = True) -> list[ox.NamedNode]:
         names = [ox.NamedNode(str(GRAPH_ONTOLOGY)), ox.NamedNode(str(GRAPH_GUIDELINE))]
+        if self.store.contains_named_graph(ox.NamedNode(str(GRAPH_IMPORTED))):
+            names.append(ox.NamedNode(str(GRAPH_IMPORTED)))
         if inferred:
             names.append(ox.NamedNode(str(GRAPH_INFERRED)))
         return names

@@ -22,6 +22,10 @@ def _settings(ctx: click.Context, **overrides) -> Settings:
     return base.with_overrides(overrides)
 
 
+def _is_url(store: str) -> bool:
+    return store.startswith(("http://", "https://"))
+
+
 def _fail(exc: MyelomaKGError) -> None:
     click.echo(f"error: {exc}", err=True)
     sys.exit(exc.exit_code)
@@ -72,6 +76,14 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
                 raise QueryParameterError(f"--param {item!r}: write it as NAME=VALUE")
             values[key.strip()] = value
         if patient_file is None:
+            if _is_url(settings.store):
+                import os
+
+                from .remote import RemoteStore
+
+                remote = RemoteStore(settings.store, os.environ.get("MYELOMA_KG_UPDATE_URL"), settings.query_timeout_s)
+                click.echo(render(remote.query(named.text, named.bind(values)), fmt))
+                return
             kg = _load(settings)
             click.echo(render(kg.query(named.text, named.bind(values)), fmt))
             return
@@ -383,6 +395,26 @@ def rxnorm_import(ctx: click.Context, folder: Path, store: str | None) -> None:
     report.output.write_text(turtle, encoding="utf-8")
     click.echo(report.text())
     sys.exit(1 if report.mismatches else 0)
+
+
+@main.command()
+@click.option("--store", required=True, help="The query endpoint of a SPARQL 1.1 triple store (for example http://127.0.0.1:7878/query).")
+@click.pass_context
+def load(ctx: click.Context, store: str) -> None:
+    """Put the shipped graph, with what the reasoner adds, into named graphs of a remote triple store."""
+    import os
+
+    from .remote import RemoteStore
+
+    settings = _settings(ctx)
+    try:
+        kg = _load(settings.with_overrides({"store": "memory"}))
+        remote = RemoteStore(store, os.environ.get("MYELOMA_KG_UPDATE_URL"), timeout_s=max(30.0, settings.query_timeout_s))
+        for graph in kg.graph_names(inferred=True):
+            count = remote.replace_graph(graph.value, kg.triples([graph]))
+            click.echo(f"{graph.value}: {count} triples")
+    except MyelomaKGError as exc:
+        _fail(exc)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ RESULT_FORMATS = {
 
 def render(result, fmt: str = "table") -> str:
     """A query result (SELECT, ASK, CONSTRUCT or DESCRIBE) as text in the given format."""
-    if isinstance(result, ox.QueryTriples):
+    if isinstance(result, (ox.QueryTriples, list)):
         rdf_fmt = {"table": "turtle", "json": "jsonld"}.get(fmt, fmt)
         if rdf_fmt not in EXPORT_FORMATS:
             rdf_fmt = "turtle"

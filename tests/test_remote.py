@@ -109,3 +109,35 @@ def test_bound_values_cannot_change_the_query():
 
     text = bind_values("SELECT ?x WHERE { ?x ?p ?o }", {"x": ox.Literal('a" } ; DROP ALL ; #')})
     assert 'VALUES (?x) { ("a\\" } ; DROP ALL ; #") }' in text
+
+
+def test_recommend_on_the_remote_store_gives_the_same_result(oxigraph_url):
+    example = Path(__file__).resolve().parents[1] / "examples" / "patients" / "dara-refractory-long-ago.json"
+    args = ["recommend", str(example), "--as-of", "2026-11-24", "--format", "json"]
+    local = CliRunner().invoke(main, args)
+    remote = CliRunner().invoke(main, args + ["--store", oxigraph_url])
+    assert local.exit_code == remote.exit_code == 0, remote.output
+    import json
+
+    def ordered(value):  # list order is not part of the contract; compare contents
+        if isinstance(value, dict):
+            return {k: ordered(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return sorted((ordered(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+        return value
+
+    assert ordered(json.loads(remote.output)) == ordered(json.loads(local.output))
+
+
+def test_the_web_app_serves_a_remote_store(oxigraph_url):
+    from myeloma_kg import Settings, load_graph
+    from myeloma_kg.web import create_app
+
+    settings = Settings.load({"store": oxigraph_url}, environ={})
+    app = create_app(settings, load_graph(settings))
+    client = app.test_client()
+    answer = client.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?r a mkg:AntiCD38Regimen }"})
+    assert answer.status_code == 200 and answer.json["results"]["bindings"][0]["n"]["value"] == "15"
+    assert client.post("/sparql", data={"update": "DROP ALL"}).status_code == 400
+    assert client.get("/regimen/IsaKd").status_code == 200
+    app.extensions["sparql"].close()

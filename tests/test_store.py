@@ -74,6 +74,8 @@ def test_a_syntax_error_names_the_file(settings, tmp_path):
     assert "broken.ttl" in str(info.value)
 
 
-def test_remote_store_is_refused_with_a_message(settings):
-    with pytest.raises(StoreError, match="remote SPARQL endpoints"):
-        KnowledgeGraph.open(settings.with_overrides({"store": "http://localhost:7878/query"}))
+def test_a_remote_store_that_is_down_is_refused_with_a_message(settings):
+    from myeloma_kg import load_graph
+
+    with pytest.raises(StoreError, match="did not answer"):
+        load_graph(settings.with_overrides({"store": "http://127.0.0.1:9/query", "query_timeout_s": 2}))

@@ -20,6 +20,10 @@ def load_graph(
     ``extra`` names draft Turtle files to load into the guideline graph as well.
     """
     settings = settings or Settings.load()
+    if settings.store.startswith(("http://", "https://")):
+        from .remote import pull_graph
+
+        return pull_graph(settings)  # the store already holds what the reasoner added
     kg = KnowledgeGraph.open(settings, extra)
     if (settings.reason if reason is None else reason) and not kg.has_inferred():
         materialise(kg, settings.cache_path)

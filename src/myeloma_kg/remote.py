@@ -16,12 +16,15 @@ from __future__ import annotations
 import re
 import socket
 import urllib.error
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import pyoxigraph as ox
 
 from .errors import QuerySyntaxError, StoreError
 from .namespaces import PREFIXES
+
+if TYPE_CHECKING:
+    from .store import KnowledgeGraph
 
 CHUNK = 2000  # triples per INSERT DATA request
 
@@ -118,3 +121,28 @@ class RemoteStore:
         body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()
         self.update(f"INSERT DATA {{ GRAPH <{graph}> {{\n{body}}} }}")
         return len(triples)
+
+
+def pull_graph(settings) -> "KnowledgeGraph":
+    """A local working copy of the graph held by a remote store (its named graphs as they are).
+
+    Pages, the patient rules and the API read this copy; the SPARQL endpoint and ``query`` send
+    their queries to the remote store itself.
+    """
+    import os
+
+    from .store import KnowledgeGraph
+
+    remote = RemoteStore(settings.store, os.environ.get("MYELOMA_KG_UPDATE_URL"), max(30.0, settings.query_timeout_s))
+    graphs = [s["g"] for s in remote.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")]
+    own = [g for g in graphs if g.value.startswith("https://w3id.org/myeloma-kg/graph/")]
+    if not own:
+        raise StoreError(f"the triple store at {settings.store} holds none of the graph's named graphs; "
+                         "put them there with 'myeloma-kg load --store URL'")
+    store = ox.Store()
+    for graph in own:
+        triples = remote.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
+        store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples])
+    kg = KnowledgeGraph(store, settings, digest="")
+    kg.remote = remote
+    return kg

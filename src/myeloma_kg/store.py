@@ -81,6 +81,7 @@ class KnowledgeGraph:
         self.store = store
         self.settings = settings
         self.digest = digest
+        self.remote = None  # a RemoteStore when the graph was pulled from a remote endpoint
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -94,10 +95,7 @@ class KnowledgeGraph:
         digest = sources.digest()
         location = settings.store
         if re.match(r"^https?://", location):
-            raise StoreError(
-                f"--store {location}: remote SPARQL endpoints are not supported by this version; "
-                "use 'memory' or a folder path"
-            )
+            raise StoreError(f"--store {location}: a remote store is opened with load_graph, not KnowledgeGraph.open")
         if location == "memory":
             store = ox.Store()
         else:

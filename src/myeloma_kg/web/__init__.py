@@ -29,9 +29,12 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     app.extensions["kg"] = kg
     app.extensions["recommender"] = Recommender(kg, settings)
     graphs = [g.value for g in kg.graph_names(inferred=True)]
-    app.extensions["sparql"] = SparqlService(
-        kg.export("nquads", inferred=True), graphs,
-        Limits(timeout_s=settings.query_timeout_s, max_rows=settings.max_result_rows), workers=query_workers)
+    limits = Limits(timeout_s=settings.query_timeout_s, max_rows=settings.max_result_rows)
+    if kg.remote is not None:  # --store URL: the endpoint forwards checked queries to the triple store
+        kg.remote.timeout_s = settings.query_timeout_s
+        app.extensions["sparql"] = SparqlService(b"", graphs, limits, remote=kg.remote)
+    else:
+        app.extensions["sparql"] = SparqlService(kg.export("nquads", inferred=True), graphs, limits, workers=query_workers)
 
     from .api import api
     from .pages import pages

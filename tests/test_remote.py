@@ -141,3 +141,41 @@ def test_the_web_app_serves_a_remote_store(oxigraph_url):
     assert client.post("/sparql", data={"update": "DROP ALL"}).status_code == 400
     assert client.get("/regimen/IsaKd").status_code == 200
     app.extensions["sparql"].close()
+
+
+@pytest.fixture(scope="module")
+def rxnorm_endpoint(tmp_path_factory):
+    port = _free_port()
+    location = tmp_path_factory.mktemp("rxnorm-rdf")
+    fixture = Path(__file__).parent / "fixtures" / "rxnorm" / "rxnorm-as-rdf.ttl"
+    subprocess.run([OXIGRAPH, "load", "--location", str(location), "--file", str(fixture)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([OXIGRAPH, "serve-read-only", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/query"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "?query=ASK%7B%7D", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_federated_query_joins_the_guideline_with_rxnorm_elsewhere(rxnorm_endpoint):
+    result = CliRunner().invoke(main, ["query", "federated-branded-products", "-p", f"rxnormEndpoint={rxnorm_endpoint}",
+                                       "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any("daratumumab" in line and "Darzalex" in line for line in lines)
+    assert any("lenalidomide" in line and "Revlimid" in line for line in lines)
+    assert any("recommendation/R2" in line for line in lines if "Revlimid" in line)
+
+
+def test_the_public_endpoint_still_refuses_service():
+    from myeloma_kg.sparql_service import SparqlRequestError, query_form
+
+    with pytest.raises(SparqlRequestError, match="SERVICE"):
+        query_form((Path(__file__).resolve().parents[1] / "queries" / "federated-branded-products.rq").read_text())

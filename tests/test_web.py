@@ -318,3 +318,9 @@ def test_trial_and_drug_pages_show_outcomes_and_identifiers(client):
 def test_regimen_page_shows_its_dosing(client):
     text = client.get("/regimen/DaraSCMono").get_data(as_text=True)
     assert "Dosing" in text and "1800" in text and "every 2 weeks" in text
+
+
+def test_the_api_never_runs_a_federated_query(client):
+    response = client.get("/api/queries/federated-branded-products",
+                          query_string={"rxnormEndpoint": "http://127.0.0.1:9/query"})
+    assert response.status_code == 400 and "SERVICE" in response.json["error"]

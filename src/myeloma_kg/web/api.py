@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..errors import MyelomaKGError, QueryNotFound
 from ..patients import CONTEXT_FILE, UnreadableRecord
 from ..queries import QueryCatalog
+from ..sparql_service import SparqlRequestError, query_form
 from .common import catalog
 
 api = Blueprint("api", __name__)
@@ -31,6 +32,10 @@ def run_query(name: str):
         return jsonify(error=str(exc)), 404
     if any(p.name == "patient" for p in named.params):
         return jsonify(error="patient queries run with 'myeloma-kg query --patient'; use POST /api/recommend here"), 400
+    try:
+        query_form(named.text)  # the same refusals as /sparql: the server never reaches out (SERVICE)
+    except SparqlRequestError as exc:
+        return jsonify(error=f"{exc}; run this query with 'myeloma-kg query' instead"), 400
     try:
         bindings = named.bind(request.args.to_dict())
         rows = current_app.extensions["kg"].select(named.text, bindings)

@@ -173,7 +173,8 @@ def query_editor():
     from ..namespaces import PREFIXES
     catalog = _catalog()
     settings = current_app.config["SETTINGS"]
-    usable = [q for q in catalog if not any(p.required and p.default is None for p in q.params)]
+    usable = [q for q in catalog if not any(p.required and p.default is None for p in q.params)
+              and "federation" not in q.tags]
     payload = {"prefixes": PREFIXES, "queries": {q.name: _with_defaults(q) for q in usable}}
     response = Response(render_template("query.html", queries=usable, payload=payload,
                                         timeout=f"{settings.query_timeout_s:g}", max_rows=settings.max_result_rows))

@@ -179,3 +179,28 @@ def test_the_public_endpoint_still_refuses_service():
 
     with pytest.raises(SparqlRequestError, match="SERVICE"):
         query_form((Path(__file__).resolve().parents[1] / "queries" / "federated-branded-products.rq").read_text())
+
+
+def test_every_patient_example_gets_the_same_recommendation_on_both_stores(oxigraph_url, kg):
+    import datetime as dt
+    import json
+
+    from myeloma_kg import Settings, load_graph
+    from myeloma_kg.recommend import Recommender
+
+    local = Recommender(kg)
+    remote = Recommender(load_graph(Settings.load({"store": oxigraph_url}, environ={})))
+    folder = Path(__file__).resolve().parents[1] / "examples" / "patients"
+    compared = 0
+    for path in sorted(folder.glob("*.json")):
+        text = path.read_text()
+        results = []
+        for recommender in (local, remote):
+            outcome = recommender.recommend(recommender.read(text, as_of=dt.date(2026, 11, 24)))
+            result = outcome.recommendation
+            results.append((sorted(r["regimen"] for r in result["recommended"]),
+                            sorted((r["regimen"], tuple(sorted(r["reasons"]))) for r in result["notRecommended"]),
+                            json.dumps(result["derived"], sort_keys=True)))
+        assert results[0] == results[1], path.name
+        compared += 1
+    assert compared >= 10

@@ -324,3 +324,9 @@ def test_the_api_never_runs_a_federated_query(client):
     response = client.get("/api/queries/federated-branded-products",
                           query_string={"rxnormEndpoint": "http://127.0.0.1:9/query"})
     assert response.status_code == 400 and "SERVICE" in response.json["error"]
+
+
+def test_recommendation_page_reads_like_a_recommendation(client):
+    text = client.get("/recommendation/R3").get_data(as_text=True)
+    assert "Applies when" in text and "Evidence" in text and "Cautions" in text
+    assert "lenalidomide-refractory" in text and "CASTOR" in text and "0.44" in text

@@ -63,6 +63,21 @@ def resource(kind: str, local: str):
     return _html(iri, triples, f"/{kind}/{local}")
 
 
+def _recommendation_summary(iri: str) -> dict | None:
+    evidence = _named("recommendation-evidence", recommendation=iri)
+    parts = _named("recommendation-criteria", recommendation=iri)
+    statement = evidence[0]["statement"] if evidence else next(
+        (q.object.value for q in current_app.extensions["kg"].store.quads_for_pattern(
+            ox.NamedNode(iri), ox.NamedNode(BASE + "ontology#statement"), None, None)), "")
+    return {
+        "statement": statement,
+        "applies": sorted({p["text"] for p in parts if p["kind"] == "applies when"}),
+        "conditions": [p for p in parts if p["kind"] == "regimen condition"],
+        "cautions": sorted({p["text"] for p in parts if p["kind"] == "caution"}),
+        "evidence": evidence,
+    }
+
+
 def _label_of(iri: str) -> str:
     kg = current_app.extensions["kg"]
     for quad in kg.store.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(RDFS_LABEL), None, None):
@@ -98,8 +113,9 @@ def _html(iri: str, triples: list[ox.Triple], path: str):
     outcomes = _named("trial-outcomes", trial=iri) if path.startswith("/trial/") else []
     identifiers = _named("drug-identifiers", drug=iri) if path.startswith("/drug/") else []
     dosing = _named("regimen-dosing", regimen=iri) if path.startswith("/regimen/") else []
+    summary = _recommendation_summary(iri) if path.startswith("/recommendation/") else None
     return render_template("resource.html", iri=iri, label=label, types=types, status=status,
-                           outcomes=outcomes, identifiers=identifiers, dosing=dosing,
+                           outcomes=outcomes, identifiers=identifiers, dosing=dosing, summary=summary,
                            properties=sorted(properties.items()), incoming=incoming[:200], path=path,
                            formats=formats, forest=path.startswith(("/recommendation/", "/regimen/")))
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -50,19 +51,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_for(url: str, tries: int = 150) -> bool:
+    """True once ``url`` answers at all (any HTTP status), False after about 30 s."""
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
 @pytest.fixture(scope="session")
 def live_server():
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(url + "/sparql", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
+    if not _wait_for(url + "/sparql"):
         process.kill()
         pytest.fail("the server did not start: " + process.stdout.read().decode(errors="replace")[-2000:])
     yield url

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from myeloma_kg.cli import main
 from myeloma_kg.errors import StoreError
 from myeloma_kg.remote import RemoteStore, bind_values
 
-from conftest import _free_port
+from conftest import _free_port, _wait_for
 
 OXIGRAPH = shutil.which("oxigraph") or str(Path(sys.executable).with_name("oxigraph"))
 pytestmark = pytest.mark.skipif(not Path(OXIGRAPH).exists(), reason="the oxigraph server (pip install oxigraph) is missing")
@@ -29,14 +28,7 @@ def oxigraph_url(tmp_path_factory):
     process = subprocess.Popen([OXIGRAPH, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}",
                                 "--union-default-graph"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/query"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            break
-        except urllib.error.HTTPError:
-            break
-        except OSError:
-            time.sleep(0.1)
+    assert _wait_for(f"http://127.0.0.1:{port}/"), "the Oxigraph server did not start"
     result = CliRunner().invoke(main, ["load", "--store", url])
     assert result.exit_code == 0, result.output
     yield url
@@ -148,12 +140,7 @@ def rxnorm_endpoint(tmp_path_factory):
     process = subprocess.Popen([OXIGRAPH, "serve-read-only", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/query"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "?query=ASK%7B%7D", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
+    assert _wait_for(url + "?query=ASK%7B%7D"), "the RxNorm Oxigraph server did not start"
     yield url
     process.terminate()
     process.wait(timeout=10)

@@ -212,7 +212,7 @@ def _records(paths: tuple[Path, ...]):
             yield path.name, path
 
 
-def _read(recommender, name, source, as_of):
+def _read(recommender, source, as_of):
     from .patients import read_file
 
     if isinstance(source, Path):
@@ -242,7 +242,7 @@ def validate(ctx: click.Context, patients: tuple[Path, ...], fmt: str, as_of: st
     worst = 0
     for name, source in _records(patients):
         try:
-            record = _read(recommender, name, source, date)
+            record = _read(recommender, source, date)
         except UnreadableRecord as exc:
             click.echo(_json.dumps({"record": name, "error": str(exc)}) if fmt == "json" else f"unreadable: {exc}")
             worst = 2
@@ -289,7 +289,7 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
         _fail(exc)
     name, source = items[0]
     try:
-        record = _read(recommender, name, source, date)
+        record = _read(recommender, source, date)
     except UnreadableRecord as exc:
         click.echo(f"unreadable: {exc}", err=True)
         sys.exit(2)

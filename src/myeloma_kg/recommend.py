@@ -19,7 +19,6 @@ from typing import Any, Iterator
 import pyoxigraph as ox
 
 from .config import Settings
-from .errors import MyelomaKGError
 from .patients import PatientRecord, Vocabulary, read_text
 from .queries import load_query
 from .store import KnowledgeGraph
@@ -27,14 +26,6 @@ from .validate import ValidationReport, load_patient_shapes, validate_record
 
 MAX_ROUNDS = 12
 RENEW_AFTER = 100  # patients between rebuilds of the working store (see Recommender.derived)
-
-
-class RecordDoesNotConform(MyelomaKGError):
-    exit_code = 1
-
-    def __init__(self, report: ValidationReport) -> None:
-        super().__init__(report.text())
-        self.report = report
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 
@@ -78,4 +77,4 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     return app
 
 
-__all__ = ["create_app", "json"]
+__all__ = ["create_app"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -89,19 +88,13 @@ def _record():
 
 @api.post("/api/validate")
 def validate():
-    try:
-        recommender, record = _record()
-    except UnreadableRecord as exc:
-        return jsonify(error=str(exc)), 400
+    recommender, record = _record()  # an unreadable body is answered 400 by the app's error handler
     return jsonify(recommender.validate(record).as_dict())
 
 
 @api.post("/api/recommend")
 def recommend():
-    try:
-        recommender, record = _record()
-    except UnreadableRecord as exc:
-        return jsonify(error=str(exc)), 400
+    recommender, record = _record()
     outcome = recommender.recommend(record)
     if outcome.recommendation is None:
         return jsonify(outcome.report.as_dict()), 422
@@ -113,4 +106,4 @@ def context():
     return Response(CONTEXT_FILE.read_text(encoding="utf-8"), mimetype="application/ld+json")
 
 
-__all__ = ["api", "json"]
+__all__ = ["api"]

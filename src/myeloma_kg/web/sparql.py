@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from ..namespaces import PREFIXES
 from ..sparql_service import GRAPH_TYPES, RESULT_TYPES, SparqlRequestError, query_form
 
 sparql = Blueprint("sparql", __name__)
@@ -91,4 +90,4 @@ def service_description() -> Response:
     return Response(text, mimetype="text/turtle")
 
 
-__all__ = ["sparql", "PREFIXES"]
+__all__ = ["sparql"]

@@ -49,3 +49,11 @@ class QuerySyntaxError(MyelomaKGError):
 
 class ReasonerError(MyelomaKGError):
     """The OWL reasoner could not run, or found the ontology inconsistent."""
+
+
+class SparqlRequestError(MyelomaKGError):
+    """A SPARQL request is refused; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status

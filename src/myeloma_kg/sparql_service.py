@@ -2,25 +2,34 @@
 
 Queries run in worker processes, each holding its own copy of the graph (a pyoxigraph store of
 the exported quads).  A query that runs past the time limit has its worker killed and replaced,
-so it is truly stopped while the other workers keep answering.  Before a query reaches a worker
-it is parsed and refused if it is an update, uses SERVICE, or names a graph (FROM / FROM NAMED /
-default-graph-uri / named-graph-uri) the store does not hold.
+so it is truly stopped while the other workers keep answering.
+
+Before a query reaches a worker, ``sparql_check.check_query`` parses it and refuses updates,
+SERVICE and text it cannot read; the graphs it names (FROM / FROM NAMED, default-graph-uri /
+named-graph-uri) must be graphs this store holds.  As a second wall, on Linux each worker runs
+under a seccomp filter that refuses to create IPv4 and IPv6 sockets, so even a query the checker
+misjudged could not open a connection to another server.
+
+Each query is evaluated once: a SELECT is read row by row (stopping once the row limit is
+passed) and the rows are written out from what was read.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import queue
-import re
+import sys
 import threading
 import time
 from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from .errors import MyelomaKGError
+from .errors import MyelomaKGError, SparqlRequestError
 from .namespaces import PREFIXES
+from .sparql_check import CheckedQuery, check_query
 
 RESULT_TYPES = {
     "application/sparql-results+json": ox.QueryResultsFormat.JSON,
@@ -34,14 +43,8 @@ GRAPH_TYPES = {
     "application/rdf+xml": ox.RdfFormat.RDF_XML,
     "application/n-triples": ox.RdfFormat.N_TRIPLES,
 }
-
-
-class SparqlRequestError(MyelomaKGError):
-    """The request is refused: ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
 
 @dataclass(frozen=True)
@@ -51,33 +54,39 @@ class Limits:
 
 
 def query_form(text: str) -> str:
-    """SELECT, ASK, CONSTRUCT or DESCRIBE; raises for updates, SERVICE and syntax errors."""
-    stripped = re.sub(r"#[^\n]*", "", text)
-    if re.search(r"\b(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD)\b\s", stripped, re.IGNORECASE) and not re.search(
-            r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", stripped, re.IGNORECASE):
-        raise SparqlRequestError(400, "this endpoint is read-only: SPARQL Update is not accepted")
-    try:
-        ox.Store().query(text, prefixes=PREFIXES)
-    except SyntaxError as exc:
-        if re.search(r"\b(INSERT|DELETE|LOAD|CLEAR|DROP)\b", stripped, re.IGNORECASE):
-            raise SparqlRequestError(400, "this endpoint is read-only: SPARQL Update is not accepted") from None
-        raise SparqlRequestError(400, f"the query does not parse: {exc}") from None
-    except (RuntimeError, OSError):
-        pass  # evaluation errors on the empty store do not matter here
-    if re.search(r"\bSERVICE\b", stripped, re.IGNORECASE):
-        raise SparqlRequestError(400, "SERVICE is not allowed: this endpoint never fetches from other servers")
-    match = re.search(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", stripped, re.IGNORECASE)
-    return match.group(1).upper() if match else "SELECT"
-
-
-def from_graphs(text: str) -> list[str]:
-    stripped = re.sub(r"#[^\n]*", "", text)
-    return re.findall(r"\bFROM\s+(?:NAMED\s+)?<([^>]*)>", stripped, re.IGNORECASE)
+    """SELECT, ASK, CONSTRUCT or DESCRIBE; raises ``SparqlRequestError`` for what is refused."""
+    return check_query(text).form
 
 
 # -- worker side ---------------------------------------------------------------------------
 
+def forbid_network() -> bool:
+    """Refuse, for the rest of this process's life, to create IPv4 or IPv6 sockets.
+
+    Uses a seccomp filter (Linux, through libseccomp); returns False where that is not
+    available, so the parser check is then the only wall.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import errno
+        import socket
+
+        import pyseccomp as seccomp
+    except (ImportError, OSError):  # no libseccomp on this machine
+        return False
+    try:
+        rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+        for family in (socket.AF_INET, socket.AF_INET6):
+            rules.add_rule(seccomp.ERRNO(errno.EACCES), "socket", seccomp.Arg(0, seccomp.EQ, family))
+        rules.load()
+    except Exception:  # a kernel or container that refuses filters
+        return False
+    return True
+
+
 def _worker_main(conn, nquads: bytes) -> None:
+    forbid_network()
     store = ox.Store()
     store.load(nquads, format=ox.RdfFormat.N_QUADS)
     while True:
@@ -86,12 +95,13 @@ def _worker_main(conn, nquads: bytes) -> None:
         except EOFError:
             return
         try:
-            conn.send(("ok", _evaluate(store, *job)))
+            conn.send(("ok", evaluate(store, *job)))
         except Exception as exc:  # every failure goes back to the server as a message
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _evaluate(store, text, media_type, default_graphs, named_graphs, max_rows):
+def evaluate(store: ox.Store, text: str, media_type: str, default_graphs, named_graphs, max_rows: int):
+    """Run a checked query once; (body, rows, variables).  Raises OverflowError past ``max_rows``."""
     kwargs = {"prefixes": PREFIXES}
     if default_graphs:
         kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
@@ -101,16 +111,13 @@ def _evaluate(store, text, media_type, default_graphs, named_graphs, max_rows):
         kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
     result = store.query(text, **kwargs)
     if isinstance(result, ox.QuerySolutions):
-        variables = result.variables
+        variables = [v.value for v in result.variables]
         rows = []
         for solution in result:
             if len(rows) >= max_rows:
                 raise OverflowError(f"the result has more than {max_rows} rows; add a LIMIT")
             rows.append(solution)
-        # The rows were counted (stopping as soon as the limit was passed); serialising needs a
-        # fresh result, so the query runs a second time, which costs little for bounded results.
-        result = store.query(text, **kwargs)
-        return result.serialize(format=RESULT_TYPES[media_type]), len(rows), [v.value for v in variables]
+        return serialize_solutions(variables, rows, media_type), len(rows), variables
     if isinstance(result, ox.QueryBoolean):
         return result.serialize(format=RESULT_TYPES[media_type]), 1, []
     triples = []
@@ -118,7 +125,49 @@ def _evaluate(store, text, media_type, default_graphs, named_graphs, max_rows):
         if len(triples) >= max_rows:
             raise OverflowError(f"the result has more than {max_rows} triples; add a LIMIT")
         triples.append(triple)
-    return ox.serialize(triples, format=GRAPH_TYPES[media_type], prefixes=PREFIXES if media_type != "application/n-triples" else None), len(triples), []
+    prefixes = None if media_type == "application/n-triples" else PREFIXES
+    return ox.serialize(triples, format=GRAPH_TYPES[media_type], prefixes=prefixes), len(triples), []
+
+
+def serialize_solutions(variables: list[str], rows: list, media_type: str) -> bytes:
+    """Rows already read, in a SPARQL results format.
+
+    The JSON form (SPARQL 1.1 Query Results JSON) is written here; the engine turns it into the
+    other formats, so each is written by the engine's own serialiser from the same rows.
+    """
+    bindings = []
+    for solution in rows:
+        row = {}
+        for name in variables:
+            term = solution[name]
+            if term is not None:
+                row[name] = _json_term(term)
+        bindings.append(row)
+    body = json.dumps({"head": {"vars": variables}, "results": {"bindings": bindings}},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+    if media_type == "application/sparql-results+json":
+        return body
+    parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+    return parsed.serialize(format=RESULT_TYPES[media_type])
+
+
+def _json_term(term) -> dict:
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value not in (XSD_STRING, RDF_LANG_STRING):
+            out["datatype"] = term.datatype.value
+        return out
+    if isinstance(term, ox.Triple):
+        return {"type": "triple", "value": {"subject": _json_term(term.subject),
+                                            "predicate": _json_term(term.predicate),
+                                            "object": _json_term(term.object)}}
+    raise TypeError(f"not an RDF term: {term!r}")
 
 
 # -- server side ---------------------------------------------------------------------------
@@ -150,8 +199,6 @@ class SparqlService:
             return
         self._context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
         self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._all: list[_Worker] = []
-        self._lock = threading.Lock()
         for _ in range(max(1, workers)):
             self._add_worker()
 
@@ -167,20 +214,23 @@ class SparqlService:
         for worker in workers:
             worker.kill()
 
-    def run(self, text: str, media_type: str, default_graphs=(), named_graphs=()) -> tuple[bytes, int, list[str]]:
-        for graph in list(default_graphs) + list(named_graphs) + from_graphs(text):
+    def run(self, query: str | CheckedQuery, media_type: str, default_graphs=(), named_graphs=()) -> tuple[bytes, int, list[str]]:
+        """Evaluate a query (checked here if it comes as text); (body, rows, variables)."""
+        checked = query if isinstance(query, CheckedQuery) else check_query(query)
+        default_graphs, named_graphs = list(default_graphs), list(named_graphs)
+        for graph in default_graphs + named_graphs + list(checked.graphs):
             if graph not in self.graphs:
                 raise SparqlRequestError(
                     400, f"the graph <{graph}> is not in this store; its graphs are: {', '.join(sorted(self.graphs))}")
         if self.remote is not None:
-            return self._run_remote(text, media_type, list(default_graphs), list(named_graphs))
+            return self._run_remote(checked.text, media_type, default_graphs, named_graphs)
         started = time.monotonic()
         try:
             worker = self._idle.get(timeout=self.limits.timeout_s)
         except queue.Empty:
             raise SparqlRequestError(503, "the server is busy; try again in a moment") from None
         remaining = max(0.1, self.limits.timeout_s - (time.monotonic() - started))
-        worker.conn.send((text, media_type, list(default_graphs), list(named_graphs), self.limits.max_rows))
+        worker.conn.send((checked.text, media_type, default_graphs, named_graphs, self.limits.max_rows))
         if not worker.conn.poll(remaining):
             worker.kill()
             with self._lock:
@@ -201,26 +251,24 @@ class SparqlService:
         """Send the (already checked) query to the remote store and serialise its answer here."""
         from .errors import StoreError
 
-        if default_graphs or named_graphs:
-            raise SparqlRequestError(400, "default-graph-uri and named-graph-uri are not passed on to the remote store; "
-                                          "use FROM and FROM NAMED in the query")
         try:
-            result = self.remote.query(text)
+            result = self.remote.query(text, default_graphs=default_graphs or None, named_graphs=named_graphs or None)
         except StoreError as exc:
             raise SparqlRequestError(503, str(exc)) from None
         except MyelomaKGError as exc:
             raise SparqlRequestError(400, str(exc)) from None
+        limit = self.limits.max_rows
         if isinstance(result, list):
-            if len(result) > self.limits.max_rows:
-                raise SparqlRequestError(400, f"the result has more than {self.limits.max_rows} triples; add a LIMIT")
-            fmt = GRAPH_TYPES[media_type]
-            body = ox.serialize(result, format=fmt, prefixes=None if media_type == "application/n-triples" else PREFIXES)
-            return body, len(result), []
+            if len(result) > limit:
+                raise SparqlRequestError(400, f"the result has more than {limit} triples; add a LIMIT")
+            prefixes = None if media_type == "application/n-triples" else PREFIXES
+            return ox.serialize(result, format=GRAPH_TYPES[media_type], prefixes=prefixes), len(result), []
         if isinstance(result, ox.QueryBoolean):
             return result.serialize(format=RESULT_TYPES[media_type]), 1, []
-        data = result.serialize(format=ox.QueryResultsFormat.JSON)
-        rows = sum(1 for _ in ox.parse_query_results(data, format=ox.QueryResultsFormat.JSON))
-        if rows > self.limits.max_rows:
-            raise SparqlRequestError(400, f"the result has more than {self.limits.max_rows} rows; add a LIMIT")
-        again = ox.parse_query_results(data, format=ox.QueryResultsFormat.JSON)
-        return again.serialize(format=RESULT_TYPES[media_type]), rows, []
+        variables = [v.value for v in result.variables]
+        rows = []
+        for solution in result:
+            if len(rows) >= limit:
+                raise SparqlRequestError(400, f"the result has more than {limit} rows; add a LIMIT")
+            rows.append(solution)
+        return serialize_solutions(variables, rows, media_type), len(rows), variables

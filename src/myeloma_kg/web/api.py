@@ -8,7 +8,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..errors import MyelomaKGError, QueryNotFound
 from ..patients import CONTEXT_FILE, UnreadableRecord
 from ..queries import QueryCatalog
-from ..sparql_service import SparqlRequestError, query_form
+from ..errors import SparqlRequestError
+from ..sparql_check import check_query
 from .common import catalog
 
 api = Blueprint("api", __name__)
@@ -32,7 +33,7 @@ def run_query(name: str):
     if any(p.name == "patient" for p in named.params):
         return jsonify(error="patient queries run with 'myeloma-kg query --patient'; use POST /api/recommend here"), 400
     try:
-        query_form(named.text)  # the same refusals as /sparql: the server never reaches out (SERVICE)
+        check_query(named.text)  # the same refusals as /sparql: the server never reaches out (SERVICE)
     except SparqlRequestError as exc:
         return jsonify(error=f"{exc}; run this query with 'myeloma-kg query' instead"), 400
     try:

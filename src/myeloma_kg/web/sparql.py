@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from ..sparql_service import GRAPH_TYPES, RESULT_TYPES, SparqlRequestError, query_form
+from ..errors import SparqlRequestError
+from ..sparql_check import check_query
+from ..sparql_service import GRAPH_TYPES, RESULT_TYPES
 
 sparql = Blueprint("sparql", __name__)
 
@@ -56,9 +58,9 @@ def endpoint():
     default_graphs = request.values.getlist("default-graph-uri")
     named_graphs = request.values.getlist("named-graph-uri")
     try:
-        form = query_form(text)
-        media_type = _negotiate(form)
-        body, _rows, _vars = current_app.extensions["sparql"].run(text, media_type, default_graphs, named_graphs)
+        checked = check_query(text)
+        media_type = _negotiate(checked.form)
+        body, _rows, _vars = current_app.extensions["sparql"].run(checked, media_type, default_graphs, named_graphs)
     except SparqlRequestError as exc:
         return _error(exc.status, str(exc))
     return Response(body, mimetype=media_type)

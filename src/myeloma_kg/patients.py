@@ -22,11 +22,12 @@ import pyoxigraph as ox
 from ._mkg import MKG
 from .errors import MyelomaKGError
 from .namespaces import DRUG, PATIENT, PREFIXES
+from .resources import context_file
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
 XSD = "http://www.w3.org/2001/XMLSchema#"
-CONTEXT_FILE = Path(__file__).with_name("context.jsonld")
+CONTEXT_FILE = context_file()
 CONTEXT_URL = "https://w3id.org/myeloma-kg/context.jsonld"
 
 
@@ -226,11 +227,33 @@ def _from_jsonld(text: str, as_of: dt.date | None) -> PatientRecord:
     data = json.loads(text)
     if data.get("@context") == CONTEXT_URL:
         data["@context"] = json.loads(CONTEXT_FILE.read_text())["@context"]
+    remote = _remote_contexts(data)
+    if remote:
+        raise UnreadableRecord(
+            f"the record names a JSON-LD context by address ({remote[0]}); this service never fetches one: "
+            "write the context inline, or leave '@context' out to use the project's own")
     try:
         triples = list(ox.parse(json.dumps(data), format=ox.RdfFormat.JSON_LD, base_iri=str(PATIENT)))
     except (SyntaxError, ValueError) as exc:
         raise UnreadableRecord(f"the JSON-LD record cannot be read ({exc})") from None
     return _from_triples(triples, "jsonld", as_of)
+
+
+def _remote_contexts(node: Any) -> list[str]:
+    """Addresses of contexts a JSON-LD document would load (``@context`` or ``@import`` strings)."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if key in ("@context", "@import"):
+                    values = value if isinstance(value, list) else [value]
+                    found.extend(v for v in values if isinstance(v, str) and v != CONTEXT_URL)
+                stack.append(value)
+    return found
 
 
 def _from_triples(triples: list[ox.Triple], source: str, as_of: dt.date | None) -> PatientRecord:

@@ -86,10 +86,19 @@ def forbid_network() -> bool:
 
 
 def _worker_main(conn, nquads: bytes) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which stops its workers
+    server = os.getppid()
     forbid_network()
     store = ox.Store()
     store.load(nquads, format=ox.RdfFormat.N_QUADS)
     while True:
+        # A worker outlives no server: forked siblings hold copies of each other's pipes, so the
+        # end of the pipe is not a reliable sign; a change of parent is.
+        while not conn.poll(1.0):
+            if os.getppid() != server:
+                return
         try:
             job = conn.recv()
         except EOFError:

@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 YASGUI := web/static/vendor/yasgui/yasgui.min.js
 
-.PHONY: run test check install bench clean
+.PHONY: run test check install bench wheel smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,5 +39,15 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/store_engines.py
 
+# The wheel in dist/, with the ontology, shapes, queries and web files (YASGUI included) inside.
+# build/ goes first: setuptools would otherwise pack files left there by an earlier build.
+wheel: $(YASGUI)
+	rm -rf build dist
+	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir dist .
+
+# The wheel, installed into a fresh virtual environment and run from an unrelated folder (as CI does).
+smoke: $(YASGUI)
+	bash .ci/smoke-wheel
+
 clean:
-	rm -rf $(VENV) .cache .pytest_cache web/node_modules web/static/vendor
+	rm -rf $(VENV) .cache .pytest_cache build dist web/node_modules web/static/vendor

@@ -20,8 +20,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings.load({"home": str(ROOT)}, environ={})
+def settings(tmp_path_factory) -> Settings:
+    """The checkout's files; the reasoner cache in the checkout's .cache (kept between runs, so
+    only a change of the files reasons again) and imported data in a fresh folder, so neither
+    the user's cache nor an RxNorm import of theirs plays a part."""
+    return Settings.load({"home": str(ROOT), "cache_dir": str(ROOT / ".cache"),
+                          "data_dir": str(tmp_path_factory.mktemp("data"))}, environ={})
 
 
 @pytest.fixture(scope="session")

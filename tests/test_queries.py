@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from myeloma_kg.errors import QueryHeaderError, QueryParameterError
-from myeloma_kg.queries import QueryCatalog, load_query
+from myeloma_kg.queries import QueryCatalog, load_query, parse_header
 
 
 def test_every_query_has_a_header_and_runs_with_its_defaults(catalog, kg):
@@ -55,3 +55,46 @@ def test_duplicate_names_are_refused(tmp_path):
         (tmp_path / f"q{n}.rq").write_text("#+ name: same\n#+ summary: s\nSELECT * WHERE { ?s ?p ?o }")
     with pytest.raises(QueryHeaderError, match="used twice"):
         QueryCatalog(tmp_path)
+
+
+def _shipped_query_files(settings):
+    return sorted(settings.queries_dir.rglob("*.rq"))
+
+
+def test_every_shipped_query_file_has_a_complete_header(settings):
+    """The catalog and the rules, patient and check queries: each names itself and says what it does."""
+    files = _shipped_query_files(settings)
+    assert len(files) >= 50
+    for path in files:
+        header = parse_header(path.read_text(encoding="utf-8"), path)
+        assert isinstance(header.get("name"), str) and header["name"].strip(), f"{path}: no 'name'"
+        assert isinstance(header.get("summary"), str) and header["summary"].strip(), f"{path}: no 'summary'"
+        load_query(path)  # the strict reading the program uses for shipped files
+
+
+@pytest.mark.parametrize("text,name", [
+    ("#+ name: x\nSELECT (COUNT(*) AS ?n) WHERE { ?d a mkg:Drug }", "x"),
+    ("#+ tags: [mine]\nSELECT (COUNT(*) AS ?n) WHERE { ?d a mkg:Drug }", "own"),
+    ("# a plain comment\nSELECT (COUNT(*) AS ?n) WHERE { ?d a mkg:Drug }", "own"),
+    ("SELECT (COUNT(*) AS ?n) WHERE { ?d a mkg:Drug }", "own"),
+])
+def test_a_users_own_file_runs_with_a_partial_header_or_none(tmp_path, catalog, kg, text, name):
+    path = tmp_path / "own.rq"
+    path.write_text(text)
+    named = catalog.resolve(str(path))
+    assert (named.name, named.summary) == (name, "")
+    rows = kg.select(named.text, named.bind({}))
+    assert rows[0]["n"] > 0
+
+
+def test_a_users_own_file_keeps_its_declared_parameters(tmp_path, catalog, kg):
+    path = tmp_path / "own.rq"
+    path.write_text("#+ params:\n#+   - name: drug\n#+     type: iri\n#+     default: drug:daratumumab\n"
+                    "SELECT ?drug ?label WHERE { ?drug rdfs:label ?label }")
+    named = catalog.resolve(str(path))
+    assert [p.name for p in named.params] == ["drug"]
+    rows = kg.select(named.text, named.bind({"drug": "drug:isatuximab"}))
+    assert rows and all(r["drug"].endswith("/isatuximab") for r in rows)
+    path.write_text("#+ params:\n#+   - name: drug\n#+     type: colour\nSELECT ?drug WHERE { ?drug ?p ?o }")
+    with pytest.raises(QueryHeaderError, match="unknown type"):
+        catalog.resolve(str(path))

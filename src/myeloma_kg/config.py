@@ -3,6 +3,13 @@
 Defaults live in code; a mapping passed by the caller overrides them, and ``MYELOMA_KG_*``
 environment variables override both (``Settings.load``).  Nothing reads the environment at
 import time.
+
+What the program reads (ontology, shapes, queries) lives under ``home``: by default the files that
+ship with the package (``resources.shipped_home``), or another folder of the same layout.  What it
+writes goes to the user's folders unless ``cache_dir`` / ``data_dir`` say otherwise: the
+reasoner's cache to the user cache folder and imported data (RxNorm) to the user data folder, as
+``platformdirs`` names them for the platform (on Linux ``~/.cache/myeloma-kg`` and
+``~/.local/share/myeloma-kg``, or under ``$XDG_CACHE_HOME`` / ``$XDG_DATA_HOME``).
 """
 
 from __future__ import annotations
@@ -12,16 +19,17 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+import platformdirs
+
+from .resources import shipped_home
+
 ENV_PREFIX = "MYELOMA_KG_"
+APP_NAME = "myeloma-kg"  # the name of the user cache and data folders
 
 
 def _find_home() -> Path:
-    """The project folder that holds ``ontology/``, ``shapes/`` and ``queries/``."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "ontology" / "myeloma-kg.ttl").is_file():
-            return parent
-    return Path.cwd()
+    """The folder that holds ``ontology/``, ``shapes/`` and ``queries/``: the shipped files."""
+    return shipped_home()
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,7 @@ class Settings:
 
     home: Path = field(default_factory=_find_home)
     store: str = "memory"  # "memory", a folder path, or the URL of a SPARQL endpoint
-    cache_dir: Path | None = None  # where the reasoner's result is kept; default <home>/.cache
+    cache_dir: Path | None = None  # where the reasoner's result is kept; default the user cache folder
     host: str = "127.0.0.1"
     port: int = 5000
     query_timeout_s: float = 10.0
@@ -38,7 +46,7 @@ class Settings:
     max_request_bytes: int = 1_000_000
     threads: int = 4
     reason: bool = True  # compute the inferred graph (cached) when the store is loaded
-    data_dir: Path | None = None  # imported data (RxNorm); default <home>/data
+    data_dir: Path | None = None  # imported data (RxNorm); default the user data folder
 
     @property
     def ontology_dir(self) -> Path:
@@ -66,11 +74,15 @@ class Settings:
 
     @property
     def data_path(self) -> Path:
-        return self.data_dir if self.data_dir is not None else self.home / "data"
+        if self.data_dir is not None:
+            return self.data_dir
+        return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
     @property
     def cache_path(self) -> Path:
-        return self.cache_dir if self.cache_dir is not None else self.home / ".cache"
+        if self.cache_dir is not None:
+            return self.cache_dir
+        return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Settings":
         """A copy with the given fields replaced; ``None`` values are ignored."""

@@ -10,6 +10,10 @@ Each file starts with a ``#+`` header in YAML (grlc's idea)::
     #+     type: iri
     #+     default: mkg:AntiCD38Antibody
 
+The shipped queries (the catalog, and the rules, patient and check queries the program runs)
+must have a complete header: a name and a summary.  A user's own file given to ``myeloma-kg query
+FILE.rq`` may have any part of a header, or none.
+
 Parameters are typed, validated and bound as RDF terms through the store's substitutions; they
 are never spliced into the query text.  A parameter must appear in the SELECT projection (the
 engine binds projected variables only); the catalog refuses a file where it does not.
@@ -138,9 +142,12 @@ def expand_iri(text: str) -> str:
     return text
 
 
-def parse_header(text: str, path: Path) -> dict[str, Any]:
+def parse_header(text: str, path: Path, required: bool = True) -> dict[str, Any]:
+    """The ``#+`` header as a mapping; without one, an error, or ``{}`` when not ``required``."""
     lines = [line[2:] for line in text.splitlines() if line.startswith("#+")]
     if not lines:
+        if not required:
+            return {}
         raise QueryHeaderError(f"{path}: no '#+' header")
     try:
         header = yaml.safe_load("\n".join(line[1:] if line.startswith(" ") else line for line in lines))
@@ -151,12 +158,18 @@ def parse_header(text: str, path: Path) -> dict[str, Any]:
     return header
 
 
-def load_query(path: Path) -> NamedQuery:
+def load_query(path: Path, *, complete: bool = True) -> NamedQuery:
+    """A query file with its header.
+
+    ``complete`` (the shipped queries) requires a header with a summary.  Without it (a user's
+    own file) the header may be partial or missing: the name falls back to the file's stem and
+    the summary to nothing.  Parameters, when declared, are checked either way.
+    """
     text = path.read_text(encoding="utf-8")
-    header = parse_header(text, path)
+    header = parse_header(text, path, required=complete)
     name = header.get("name") or path.stem
-    summary = header.get("summary")
-    if not summary:
+    summary = header.get("summary") or ""
+    if complete and not summary:
         raise QueryHeaderError(f"{path}: the header needs a 'summary'")
     params = []
     for raw in header.get("params") or []:
@@ -239,9 +252,5 @@ class QueryCatalog:
         if path.suffix == ".rq" or path.is_file():
             if not path.is_file():
                 raise QueryNotFound(name_or_file)
-            text = path.read_text(encoding="utf-8")
-            if any(line.startswith("#+") for line in text.splitlines()):
-                return load_query(path)
-            body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-            return NamedQuery(name=path.stem, summary="", text=text, path=path, expected_form=_query_form(body))
+            return load_query(path, complete=False)
         raise QueryNotFound(name_or_file, self.names())

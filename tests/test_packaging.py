@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from myeloma_kg import resources
+from myeloma_kg import config
 
 ROOT = Path(__file__).resolve().parents[1]
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
@@ -69,10 +69,10 @@ def test_every_shipped_file_is_matched_by_the_package_data(package):
 
 
 def test_the_checkout_reads_its_own_folders():
-    assert resources.shipped_home() == ROOT
-    assert resources.templates_dir() == ROOT / "web" / "templates"
-    assert (resources.static_dir() / "site.css").is_file()
-    assert resources.context_file() == ROOT / "src" / "myeloma_kg" / "context.jsonld"
+    assert config.shipped_home() == ROOT
+    assert config.web_dir() == ROOT / "web"
+    assert (config.web_dir() / "static" / "site.css").is_file()
+    assert config.context_file() == ROOT / "src" / "myeloma_kg" / "context.jsonld"
 
 
 def _lay_out_like_the_wheel(site: Path, with_vendor: bool) -> None:
@@ -95,12 +95,13 @@ def test_a_copy_laid_out_like_the_wheel_runs_away_from_the_checkout(tmp_path):
     _lay_out_like_the_wheel(site, with_vendor=False)
     elsewhere.mkdir()
     script = textwrap.dedent("""
-        from myeloma_kg import Settings, resources
+        from myeloma_kg import Settings
+        from myeloma_kg.config import shipped_home
         from myeloma_kg.queries import QueryCatalog
         from myeloma_kg.web import create_app
 
         settings = Settings.load()
-        assert resources.shipped_home() == settings.home, settings.home
+        assert shipped_home() == settings.home, settings.home
         assert settings.tbox_file.is_file() and settings.shapes_dir.is_dir()
         assert len(QueryCatalog(settings.queries_dir)) >= 18
         client = create_app(settings).test_client()
@@ -124,7 +125,7 @@ def test_the_source_tree_runs_without_an_install(tmp_path):
     """PYTHONPATH=src: the package finds the checkout's folders by walking up from itself."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env.pop("MYELOMA_KG_HOME", None)
-    result = subprocess.run([sys.executable, "-c", "from myeloma_kg import resources; print(resources.shipped_home())"],
+    result = subprocess.run([sys.executable, "-c", "from myeloma_kg.config import shipped_home; print(shipped_home())"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()) == ROOT

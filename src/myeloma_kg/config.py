@@ -5,30 +5,80 @@ environment variables override both (``Settings.load``).  Nothing reads the envi
 import time.
 
 What the program reads (ontology, shapes, queries) lives under ``home``: by default the files that
-ship with the package (``resources.shipped_home``), or another folder of the same layout.  What it
+ship with the package (``shipped_home`` below), or another folder of the same layout.  What it
 writes goes to the user's folders unless ``cache_dir`` / ``data_dir`` say otherwise: the
 reasoner's cache to the user cache folder and imported data (RxNorm) to the user data folder, as
 ``platformdirs`` names them for the platform (on Linux ``~/.cache/myeloma-kg`` and
 ``~/.local/share/myeloma-kg``, or under ``$XDG_CACHE_HOME`` / ``$XDG_DATA_HOME``).
+
+The shipped files have two layouts with the same shape below their root.  The project keeps them
+in top-level folders (``ontology/``, ``shapes/``, ``queries/``, ``web/``) beside ``src/``; the wheel
+build copies those folders into the package as ``myeloma_kg/shipped/`` (the ``package-dir``
+mapping of ``pyproject.toml``).  So the root is ``<site-packages>/myeloma_kg/shipped`` in an
+installed wheel and the checkout itself in a source tree (an editable install or
+``PYTHONPATH=src``); ``shipped_home`` takes the first that holds the ontology.  Both are found
+through ``importlib.resources`` and handed out as real ``Path`` objects, because pyoxigraph,
+pyshacl and Flask want filesystem paths (a wheel is unpacked on disk; a zipped package would be
+extracted once for the life of the process).
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
 import os
 from dataclasses import dataclass, field, fields, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 import platformdirs
 
-from .resources import shipped_home
-
 ENV_PREFIX = "MYELOMA_KG_"
 APP_NAME = "myeloma-kg"  # the name of the user cache and data folders
+PACKAGE = "myeloma_kg"
+SHIPPED = "shipped"  # the folder inside the package that the wheel build fills
+MARKER = ("ontology", "myeloma-kg.ttl")  # a root of the shipped files holds this file
+
+_extracted = contextlib.ExitStack()
+atexit.register(_extracted.close)
+
+
+def _real_path(traversable) -> Path:
+    """A filesystem path for a resource: itself when it is one, else a copy kept until exit."""
+    if isinstance(traversable, Path):
+        return traversable
+    return _extracted.enter_context(resources.as_file(traversable))
+
+
+def _package_root() -> Path:
+    return _real_path(resources.files(PACKAGE))
+
+
+@functools.cache
+def shipped_home() -> Path:
+    """The folder that holds the shipped ``ontology/``, ``shapes/``, ``queries/`` and ``web/``."""
+    packaged = _package_root() / SHIPPED
+    if packaged.joinpath(*MARKER).is_file():
+        return packaged
+    for parent in _package_root().parents:  # a source checkout: walk up from the package
+        if parent.joinpath(*MARKER).is_file():
+            return parent
+    return packaged  # neither layout: errors then name the place the wheel should have filled
+
+
+def web_dir() -> Path:
+    """The shipped web templates (``templates/``) and static files (``static/``)."""
+    return shipped_home() / "web"
+
+
+def context_file() -> Path:
+    """The JSON-LD context of plain-JSON patient records (package data beside the modules)."""
+    return _real_path(resources.files(PACKAGE).joinpath("context.jsonld"))
 
 
 def _find_home() -> Path:
-    """The folder that holds ``ontology/``, ``shapes/`` and ``queries/``: the shipped files."""
     return shipped_home()
 
 

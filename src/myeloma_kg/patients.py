@@ -20,9 +20,9 @@ from urllib.parse import quote
 import pyoxigraph as ox
 
 from ._mkg import MKG
+from .config import context_file
 from .errors import MyelomaKGError
 from .namespaces import DRUG, PATIENT, PREFIXES
-from .resources import context_file
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pyoxigraph as ox
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory
 
+from ..config import web_dir
 from ..namespaces import BASE, compact
-from ..resources import web_dir
 from .common import catalog as _catalog
 from .common import named_rows as _named
 from ..store import EXPORT_FORMATS
 
-WEB = web_dir()  # the shipped templates and static files (see ..resources)
+WEB = web_dir()  # the shipped templates and static files (see config.shipped_home)
 pages = Blueprint("pages", __name__, template_folder=str(WEB / "templates"))
 
 KINDS = ("drug", "regimen", "trial", "recommendation", "risk", "outcome", "criterion", "caution", "action",

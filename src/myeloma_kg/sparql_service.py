@@ -10,6 +10,10 @@ named-graph-uri) must be graphs this store holds.  As a second wall, on Linux ea
 under a seccomp filter that refuses to create IPv4 and IPv6 sockets, so even a query the checker
 misjudged could not open a connection to another server.
 
+Runaway queries cannot take every worker: a query still running after ``Limits.short_s`` counts
+as long, and at most ``workers - 1`` long queries run at once; one more is stopped at that point
+(503), so one worker is always soon free for the short queries most clients send.
+
 Each query is evaluated once: a SELECT is read row by row (stopping once the row limit is
 passed) and the rows are written out from what was read.
 """
@@ -51,6 +55,7 @@ RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 class Limits:
     timeout_s: float = 10.0
     max_rows: int = 10000
+    short_s: float = 0.05  # a query still running after this long counts as long
 
 
 def query_form(text: str) -> str:
@@ -93,6 +98,7 @@ def _worker_main(conn, nquads: bytes) -> None:
     forbid_network()
     store = ox.Store()
     store.load(nquads, format=ox.RdfFormat.N_QUADS)
+    conn.send(("ready", None))
     while True:
         # A worker outlives no server: forked siblings hold copies of each other's pipes, so the
         # end of the pipe is not a reliable sign; a change of parent is.
@@ -204,18 +210,45 @@ class SparqlService:
         self.remote = remote  # a RemoteStore: queries go to the triple store instead of local workers
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
+        self._long = 0  # queries running past limits.short_s now
+        self.max_long = max(1, workers - 1)
         if remote is not None:
             return
         self._context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
         self._idle: queue.Queue[_Worker] = queue.Queue()
-        for _ in range(max(1, workers)):
-            self._add_worker()
+        started = [self._start_worker() for _ in range(max(1, workers))]
+        for worker in started:
+            self._admit(worker)
 
-    def _add_worker(self) -> None:
+    def _start_worker(self) -> _Worker:
         worker = _Worker(self._context, self.nquads)
         with self._lock:
             self._all.append(worker)
-        self._idle.put(worker)
+        return worker
+
+    def _admit(self, worker: _Worker) -> None:
+        """Put a started worker into the pool once it has loaded the graph."""
+        try:
+            ready = worker.conn.poll(60) and worker.conn.recv()[0] == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if ready:
+            self._idle.put(worker)
+        else:  # pragma: no cover - a worker that cannot load the graph
+            worker.kill()
+
+    def _add_worker(self) -> None:
+        """Start a worker in the background: it joins the pool when it is ready."""
+        worker = self._start_worker()
+        threading.Thread(target=self._admit, args=(worker,), daemon=True).start()
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill a worker (stopping its query) and start a fresh one in its place."""
+        worker.kill()
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+        self._add_worker()
 
     def close(self) -> None:
         with self._lock:
@@ -238,16 +271,35 @@ class SparqlService:
             worker = self._idle.get(timeout=self.limits.timeout_s)
         except queue.Empty:
             raise SparqlRequestError(503, "the server is busy; try again in a moment") from None
-        remaining = max(0.1, self.limits.timeout_s - (time.monotonic() - started))
-        worker.conn.send((checked.text, media_type, default_graphs, named_graphs, self.limits.max_rows))
-        if not worker.conn.poll(remaining):
-            worker.kill()
+        try:
+            return self._run_on(worker, started, (checked.text, media_type, default_graphs, named_graphs,
+                                                  self.limits.max_rows))
+        except (OSError, EOFError):  # the worker died (killed from outside, out of memory, ...)
+            self._replace(worker)
+            raise SparqlRequestError(503, "the query worker stopped unexpectedly; try again in a moment") from None
+
+    def _run_on(self, worker: _Worker, started: float, job: tuple) -> tuple[bytes, int, list[str]]:
+        worker.conn.send(job)
+        if not worker.conn.poll(min(self.limits.short_s, self.limits.timeout_s)):
             with self._lock:
-                if worker in self._all:
-                    self._all.remove(worker)
-            self._add_worker()
-            raise SparqlRequestError(
-                503, f"the query was stopped after the time limit of {self.limits.timeout_s:g} s; narrow it or add a LIMIT")
+                admitted = self._long < self.max_long
+                if admitted:
+                    self._long += 1
+            if not admitted:
+                self._replace(worker)
+                raise SparqlRequestError(
+                    503, f"the server is already running {self.max_long} long queries; this one was stopped so that "
+                         "short queries stay fast: try again in a moment, or narrow it")
+            try:
+                remaining = max(0.0, self.limits.timeout_s - (time.monotonic() - started))
+                finished = worker.conn.poll(remaining)
+            finally:
+                with self._lock:
+                    self._long -= 1
+            if not finished:
+                self._replace(worker)
+                raise SparqlRequestError(
+                    503, f"the query was stopped after the time limit of {self.limits.timeout_s:g} s; narrow it or add a LIMIT")
         status, payload = worker.conn.recv()
         self._idle.put(worker)
         if status == "error":

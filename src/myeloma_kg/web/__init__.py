@@ -16,7 +16,7 @@ from ..store import KnowledgeGraph
 
 
 def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = None, *,
-               query_workers: int = 2) -> Flask:
+               query_workers: int = 3) -> Flask:
     settings = settings or Settings.load()
     kg = kg or load_graph(settings)
     app = Flask(__name__, static_folder=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -17,6 +18,20 @@ from myeloma_kg.queries import QueryCatalog
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_folders(tmp_path_factory):
+    """Commands and servers the tests start read MYELOMA_KG_* too: the same folders for them."""
+    saved = {k: os.environ.get(k) for k in ("MYELOMA_KG_CACHE_DIR", "MYELOMA_KG_DATA_DIR")}
+    os.environ["MYELOMA_KG_CACHE_DIR"] = str(ROOT / ".cache")
+    os.environ["MYELOMA_KG_DATA_DIR"] = str(tmp_path_factory.mktemp("user-data"))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

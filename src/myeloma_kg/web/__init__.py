@@ -16,7 +16,7 @@ from ..store import KnowledgeGraph
 
 
 def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = None, *,
-               query_workers: int = 3) -> Flask:
+               query_workers: int | None = None) -> Flask:
     settings = settings or Settings.load()
     kg = kg or load_graph(settings)
     app = Flask(__name__, static_folder=None)
@@ -33,7 +33,8 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
         kg.remote.timeout_s = settings.query_timeout_s
         app.extensions["sparql"] = SparqlService(b"", graphs, limits, remote=kg.remote)
     else:
-        app.extensions["sparql"] = SparqlService(kg.export("nquads", inferred=True), graphs, limits, workers=query_workers)
+        app.extensions["sparql"] = SparqlService(kg.export("nquads", inferred=True), graphs, limits,
+                                                 workers=query_workers or settings.query_workers)
 
     from .api import api
     from .pages import pages

@@ -87,7 +87,7 @@ def service_description() -> Response:
         rdfs:comment "The default graph is the union of the named graphs." ;
 {named}
     ] ;
-    rdfs:comment "Read-only. Each query is stopped after {settings.query_timeout_s:g} seconds and may return at most {settings.max_result_rows} rows; requests larger than {settings.max_request_bytes} bytes are refused. SERVICE, LOAD, updates and FROM of graphs outside this store are refused." .
+    rdfs:comment "Read-only. Each query is stopped after {settings.query_timeout_s:g} seconds and may return at most {settings.max_result_rows} rows; requests larger than {settings.max_request_bytes} bytes are refused. At most {current_app.extensions["sparql"].max_long} queries may run longer than {current_app.extensions["sparql"].limits.short_s:g} s at once. SERVICE, LOAD, updates and FROM of graphs outside this store are refused, and the server never connects to another server." .
 """
     return Response(text, mimetype="text/turtle")
 

@@ -77,11 +77,10 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
             values[key.strip()] = value
         if patient_file is None:
             if _is_url(settings.store):
-                import os
+                from .remote import open_remote
 
-                from .remote import RemoteStore
-
-                remote = RemoteStore(settings.store, os.environ.get("MYELOMA_KG_UPDATE_URL"), settings.query_timeout_s)
+                # the dataset (the project's graphs on that store) goes with the query
+                remote = open_remote(settings.store, settings.query_timeout_s)
                 click.echo(render(remote.query(named.text, named.bind(values)), fmt))
                 return
             kg = _load(settings)
@@ -401,20 +400,39 @@ def rxnorm_import(ctx: click.Context, folder: Path, store: str | None) -> None:
 @click.option("--store", required=True, help="The query endpoint of a SPARQL 1.1 triple store (for example http://127.0.0.1:7878/query).")
 @click.pass_context
 def load(ctx: click.Context, store: str) -> None:
-    """Put the shipped graph, with what the reasoner adds, into named graphs of a remote triple store."""
-    import os
+    """Put the shipped graph, with what the reasoner adds, into named graphs of a remote triple store.
 
-    from .remote import RemoteStore
+    Each named graph is replaced; project graphs the store holds that are no longer part of the
+    graph are dropped.  Then every graph is counted back from the store: a count that differs
+    from what was sent is reported and the exit status is 1.
+    """
+    from .remote import open_remote
 
     settings = _settings(ctx)
     try:
         kg = _load(settings.with_overrides({"store": "memory"}))
-        remote = RemoteStore(store, os.environ.get("MYELOMA_KG_UPDATE_URL"), timeout_s=max(30.0, settings.query_timeout_s))
+        remote = open_remote(store, max(30.0, settings.query_timeout_s))
+        sent: dict[str, int] = {}
+        held: dict[str, int] = {}
         for graph in kg.graph_names(inferred=True):
-            count = remote.replace_graph(graph.value, kg.triples([graph]))
-            click.echo(f"{graph.value}: {count} triples")
+            name = graph.value
+            sent[name] = remote.replace_graph(name, kg.triples([graph]))
+            held[name] = remote.count(name)
+            click.echo(f"{name}: {sent[name]} triples sent, {held[name]} counted back")
+        for name in remote.graphs(refresh=True):
+            if name not in sent:
+                remote.drop_graph(name)
+                click.echo(f"{name}: dropped (not part of the graph any more)")
     except MyelomaKGError as exc:
         _fail(exc)
+    wrong = [name for name in sent if held[name] != sent[name]]
+    if wrong:
+        for name in wrong:
+            click.echo(f"error: {name}: {sent[name]} triples sent, but the store holds {held[name]}", err=True)
+        click.echo(f"error: the store at {store} does not hold what was loaded "
+                   f"({len(wrong)} of {len(sent)} graphs differ)", err=True)
+        sys.exit(1)
+    click.echo(f"loaded and checked: {len(sent)} graphs, {sum(held.values())} triples, every graph counted back as sent")
 
 
 if __name__ == "__main__":

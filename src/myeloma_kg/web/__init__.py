@@ -6,6 +6,7 @@ import os
 import secrets
 
 from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from ..config import Settings
 from ..errors import MyelomaKGError
@@ -65,6 +66,10 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     @app.errorhandler(405)
     def not_allowed(_error):
         return jsonify(error=f"{request.method} is not allowed on {request.path}"), 405
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):  # the other HTTP errors (416 for a Range past the end, ...), not a 500
+        return jsonify(error=error.description or error.name), error.code or 500
 
     @app.errorhandler(MyelomaKGError)
     def known_error(error):

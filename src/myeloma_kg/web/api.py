@@ -10,7 +10,7 @@ from ..patients import CONTEXT_FILE, UnreadableRecord
 from ..queries import QueryCatalog
 from ..errors import SparqlRequestError
 from ..sparql_check import check_query
-from .common import catalog
+from .common import catalog, read_record
 
 api = Blueprint("api", __name__)
 
@@ -84,7 +84,7 @@ def _record():
     text = request.get_data(as_text=True)
     if not text.strip():
         raise UnreadableRecord("the request has no body: send a patient record")
-    return recommender, recommender.read(text, content_type=request.mimetype)
+    return recommender, read_record(text, content_type=request.mimetype)
 
 
 @api.post("/api/validate")

@@ -9,6 +9,7 @@ from ..config import web_dir
 from ..namespaces import BASE, compact
 from .common import catalog as _catalog
 from .common import named_rows as _named
+from .common import read_record
 from ..store import EXPORT_FORMATS
 
 WEB = web_dir()  # the shipped templates and static files (see config.shipped_home)
@@ -35,7 +36,10 @@ def _local_href(iri: str) -> str | None:
 
 def _describe(iri: str) -> list[ox.Triple]:
     kg = current_app.extensions["kg"]
-    node = ox.NamedNode(iri)
+    try:
+        node = ox.NamedNode(iri)
+    except ValueError:  # the path holds characters no IRI may hold (a space, a backtick, ...): nothing there
+        return []
     return list(kg.triples_about(node))
 
 
@@ -177,7 +181,7 @@ def forest(kind: str, local: str):
     from .forest import forest_svg
 
     iri = f"{BASE}{kind}/{local}"
-    if not any(True for _ in current_app.extensions["kg"].triples_about(ox.NamedNode(iri))):
+    if not _describe(iri):
         abort(404)
     rows = _named("hazard-ratios", subject=iri)
     return Response(forest_svg(rows, f"Hazard ratios behind {_label_of(iri)}"), mimetype="image/svg+xml")
@@ -250,7 +254,7 @@ def patient():
     recommender = current_app.extensions["recommender"]
     content_type = "text/turtle" if upload and upload.filename and upload.filename.endswith(".ttl") else None
     try:
-        record = recommender.read(text, content_type=content_type, as_of=as_of)
+        record = read_record(text, content_type=content_type, as_of=as_of)
     except UnreadableRecord as exc:
         context["error"] = str(exc)
         return render_template("patient.html", **context), 400

@@ -94,8 +94,8 @@ class Settings:
     query_timeout_s: float = 10.0
     max_result_rows: int = 10000
     max_request_bytes: int = 1_000_000
-    threads: int = 4
-    query_workers: int = 3  # SPARQL worker processes of the public endpoint (at least 2 keeps one for short queries)
+    threads: int = 8
+    query_workers: int = 4  # SPARQL worker processes of the public endpoint (at least 2 keeps one for short queries)
     reason: bool = True  # compute the inferred graph (cached) when the store is loaded
     data_dir: Path | None = None  # imported data (RxNorm); default the user data folder
 

@@ -4,9 +4,11 @@ Queries run in worker processes, each holding its own copy of the graph (a pyoxi
 the exported quads).  A query that runs past the time limit has its worker killed and replaced,
 so it is truly stopped while the other workers keep answering.
 
-Before a query reaches a worker, ``sparql_check.check_query`` parses it and refuses updates,
-SERVICE and text it cannot read; the graphs it names (FROM / FROM NAMED, default-graph-uri /
-named-graph-uri) must be graphs this store holds.  As a second wall, on Linux each worker runs
+In the worker, ``sparql_check.check_query`` first parses the query (under the same time limit, as
+the parser can be slow on odd text) and refuses updates, SERVICE and text it cannot read; the
+graphs it names (FROM / FROM NAMED, default-graph-uri / named-graph-uri) must be graphs this
+store holds.  With a remote store, the workers only check, hold no graph, and the checked query
+is then sent to the store.  As a second wall, on Linux each worker runs
 under a seccomp filter that refuses to create IPv4 and IPv6 sockets, so even a query the checker
 misjudged could not open a connection to another server.
 
@@ -33,7 +35,7 @@ import pyoxigraph as ox
 
 from .errors import MyelomaKGError, SparqlRequestError
 from .namespaces import PREFIXES
-from .sparql_check import CheckedQuery, check_query
+from .sparql_check import check_query
 
 RESULT_TYPES = {
     "application/sparql-results+json": ox.QueryResultsFormat.JSON,
@@ -90,14 +92,28 @@ def forbid_network() -> bool:
     return True
 
 
-def _worker_main(conn, nquads: bytes) -> None:
+@dataclass(frozen=True)
+class Job:
+    """One request for a worker: check the text, and (``run``) evaluate it."""
+
+    text: str
+    results_media: str | None  # the answer's type if it is a SELECT or ASK; None: none fits Accept
+    graph_media: str | None  # the same for CONSTRUCT and DESCRIBE
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+    max_rows: int = 10000
+    run: bool = True  # False: only check (the query then goes to a remote store)
+
+
+def _worker_main(conn, nquads: bytes, graphs: frozenset[str]) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which stops its workers
     server = os.getppid()
     forbid_network()
     store = ox.Store()
-    store.load(nquads, format=ox.RdfFormat.N_QUADS)
+    if nquads:
+        store.load(nquads, format=ox.RdfFormat.N_QUADS)
     conn.send(("ready", None))
     while True:
         # A worker outlives no server: forked siblings hold copies of each other's pipes, so the
@@ -110,9 +126,32 @@ def _worker_main(conn, nquads: bytes) -> None:
         except EOFError:
             return
         try:
-            conn.send(("ok", evaluate(store, *job)))
+            conn.send(("ok", handle(store, graphs, job)))
+        except SparqlRequestError as exc:
+            conn.send(("refused", (exc.status, str(exc))))
         except Exception as exc:  # every failure goes back to the server as a message
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def handle(store: ox.Store, graphs: frozenset[str], job: Job) -> tuple:
+    """Check a query (parsing it here, under the worker's time limit) and evaluate it.
+
+    Returns (form, media type, body, rows, variables); body is None for a check only.
+    """
+    checked = check_query(job.text)
+    for graph in job.default_graphs + job.named_graphs + checked.graphs:
+        if graph not in graphs:
+            raise SparqlRequestError(
+                400, f"the graph <{graph}> is not in this store; its graphs are: {', '.join(sorted(graphs))}")
+    answers_rows = checked.form in ("SELECT", "ASK")
+    media = job.results_media if answers_rows else job.graph_media
+    if media is None:
+        offered = RESULT_TYPES if answers_rows else GRAPH_TYPES
+        raise SparqlRequestError(406, f"no result format fits the Accept header; this query can answer as {', '.join(offered)}")
+    if not job.run:
+        return checked.form, media, None, 0, []
+    body, rows, variables = evaluate(store, job.text, media, job.default_graphs, job.named_graphs, job.max_rows)
+    return checked.form, media, body, rows, variables
 
 
 def evaluate(store: ox.Store, text: str, media_type: str, default_graphs, named_graphs, max_rows: int):
@@ -188,9 +227,9 @@ def _json_term(term) -> dict:
 # -- server side ---------------------------------------------------------------------------
 
 class _Worker:
-    def __init__(self, context, nquads: bytes) -> None:
+    def __init__(self, context, nquads: bytes, graphs: frozenset[str]) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, nquads), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(child, nquads, graphs), daemon=True)
         self.process.start()
         child.close()
 
@@ -212,8 +251,9 @@ class SparqlService:
         self._lock = threading.Lock()
         self._long = 0  # queries running past limits.short_s now
         self.max_long = max(1, workers - 1)
-        if remote is not None:
-            return
+        # Load and warm the parser here, once: forked workers inherit it, so a fresh worker's first
+        # query is not slowed by imports (which would make it count as long).
+        check_query("SELECT * WHERE { ?s ?p ?o FILTER(?o > 1) OPTIONAL { ?s a ?t } } ORDER BY ?s LIMIT 1")
         self._context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         started = [self._start_worker() for _ in range(max(1, workers))]
@@ -221,7 +261,7 @@ class SparqlService:
             self._admit(worker)
 
     def _start_worker(self) -> _Worker:
-        worker = _Worker(self._context, self.nquads)
+        worker = _Worker(self._context, self.nquads, frozenset(self.graphs))
         with self._lock:
             self._all.append(worker)
         return worker
@@ -256,29 +296,30 @@ class SparqlService:
         for worker in workers:
             worker.kill()
 
-    def run(self, query: str | CheckedQuery, media_type: str, default_graphs=(), named_graphs=()) -> tuple[bytes, int, list[str]]:
-        """Evaluate a query (checked here if it comes as text); (body, rows, variables)."""
-        checked = query if isinstance(query, CheckedQuery) else check_query(query)
-        default_graphs, named_graphs = list(default_graphs), list(named_graphs)
-        for graph in default_graphs + named_graphs + list(checked.graphs):
-            if graph not in self.graphs:
-                raise SparqlRequestError(
-                    400, f"the graph <{graph}> is not in this store; its graphs are: {', '.join(sorted(self.graphs))}")
-        if self.remote is not None:
-            return self._run_remote(checked.text, media_type, default_graphs, named_graphs)
+    def run(self, text: str, results_media: str | None, graph_media: str | None,
+            default_graphs=(), named_graphs=()) -> tuple[str, bytes, int, list[str]]:
+        """Check and evaluate a query in a worker; (media type, body, rows, variables).
+
+        ``results_media`` and ``graph_media`` are the answer's media type for each kind of query
+        (None: nothing fits the client's Accept), since the kind is known only once it is parsed.
+        """
+        job = Job(text, results_media, graph_media, tuple(default_graphs), tuple(named_graphs),
+                  self.limits.max_rows, run=self.remote is None)
         started = time.monotonic()
         try:
             worker = self._idle.get(timeout=self.limits.timeout_s)
         except queue.Empty:
             raise SparqlRequestError(503, "the server is busy; try again in a moment") from None
         try:
-            return self._run_on(worker, started, (checked.text, media_type, default_graphs, named_graphs,
-                                                  self.limits.max_rows))
+            _form, media, body, rows, variables = self._run_on(worker, started, job)
         except (OSError, EOFError):  # the worker died (killed from outside, out of memory, ...)
             self._replace(worker)
             raise SparqlRequestError(503, "the query worker stopped unexpectedly; try again in a moment") from None
+        if self.remote is not None:
+            body, rows, variables = self._run_remote(text, media, list(default_graphs), list(named_graphs))
+        return media, body, rows, variables
 
-    def _run_on(self, worker: _Worker, started: float, job: tuple) -> tuple[bytes, int, list[str]]:
+    def _run_on(self, worker: _Worker, started: float, job: Job) -> tuple:
         worker.conn.send(job)
         if not worker.conn.poll(min(self.limits.short_s, self.limits.timeout_s)):
             with self._lock:
@@ -302,6 +343,8 @@ class SparqlService:
                     503, f"the query was stopped after the time limit of {self.limits.timeout_s:g} s; narrow it or add a LIMIT")
         status, payload = worker.conn.recv()
         self._idle.put(worker)
+        if status == "refused":
+            raise SparqlRequestError(*payload)
         if status == "error":
             if payload.startswith("OverflowError"):
                 raise SparqlRequestError(400, payload.split(": ", 1)[1])

@@ -229,23 +229,25 @@ def test_the_checker_alone_refuses_every_service_case():
         assert refused.value.status == 400, case
 
 
-def test_a_query_worker_cannot_open_a_socket_even_if_the_check_were_bypassed(secure_app, trap):
-    """The second wall: a worker given a SERVICE query directly (no check) cannot connect."""
+def test_a_query_worker_cannot_open_a_socket_even_if_the_check_were_bypassed(kg, trap, monkeypatch):
+    """The second wall: with the parser check switched off, a worker runs SERVICE and cannot connect."""
     import sys
+
+    from myeloma_kg.sparql_check import CheckedQuery
 
     if not sys.platform.startswith("linux"):
         pytest.skip("the seccomp filter is Linux only")
-    service = secure_app.extensions["sparql"]
-    worker = service._idle.get(timeout=5)
+    monkeypatch.setattr(sparql_service, "check_query", lambda text: CheckedQuery(text=text, form="SELECT"))
+    graphs = [g.value for g in kg.graph_names()]
+    service = sparql_service.SparqlService(b"", graphs, sparql_service.Limits(timeout_s=5), workers=1)
     try:
         text = f"SELECT * WHERE {{ SERVICE <{trap.url}/sparql> {{ ?s ?p ?o }} }}"
-        worker.conn.send((text, "application/sparql-results+json", [], [], 10))
-        assert worker.conn.poll(10)
-        status, payload = worker.conn.recv()
+        with pytest.raises(SparqlRequestError) as failed:
+            service.run(text, "application/sparql-results+json", "text/turtle")
     finally:
-        service._idle.put(worker)
+        service.close()
     assert trap.connections() == 0
-    assert status == "error" and "Permission denied" in payload, payload
+    assert "Permission denied" in str(failed.value)
 
 
 def test_without_the_filter_the_engine_would_connect(trap):

@@ -32,7 +32,8 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     limits = Limits(timeout_s=settings.query_timeout_s, max_rows=settings.max_result_rows)
     if kg.remote is not None:  # --store URL: the endpoint forwards checked queries to the triple store
         kg.remote.timeout_s = settings.query_timeout_s
-        app.extensions["sparql"] = SparqlService(b"", graphs, limits, remote=kg.remote)
+        app.extensions["sparql"] = SparqlService(b"", graphs, limits, workers=query_workers or settings.query_workers,
+                                                 remote=kg.remote)
     else:
         app.extensions["sparql"] = SparqlService(kg.export("nquads", inferred=True), graphs, limits,
                                                  workers=query_workers or settings.query_workers)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 
 from ..errors import SparqlRequestError
-from ..sparql_check import check_query
 from ..sparql_service import GRAPH_TYPES, RESULT_TYPES
 
 sparql = Blueprint("sparql", __name__)
@@ -33,6 +32,14 @@ def _negotiate(form: str) -> str:
     return best
 
 
+def _acceptable(form: str) -> str | None:
+    """The media type to answer a query of this kind with, or None if none fits Accept."""
+    try:
+        return _negotiate(form)
+    except SparqlRequestError:
+        return None
+
+
 def _error(status: int, message: str) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain")
 
@@ -58,9 +65,8 @@ def endpoint():
     default_graphs = request.values.getlist("default-graph-uri")
     named_graphs = request.values.getlist("named-graph-uri")
     try:
-        checked = check_query(text)
-        media_type = _negotiate(checked.form)
-        body, _rows, _vars = current_app.extensions["sparql"].run(checked, media_type, default_graphs, named_graphs)
+        media_type, body, _rows, _vars = current_app.extensions["sparql"].run(
+            text, _acceptable("SELECT"), _acceptable("CONSTRUCT"), default_graphs, named_graphs)
     except SparqlRequestError as exc:
         return _error(exc.status, str(exc))
     return Response(body, mimetype=media_type)

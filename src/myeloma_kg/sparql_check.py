@@ -84,7 +84,8 @@ def _parse(text: str):
         except ParseBaseException as exc:
             if _is_update(text):
                 raise SparqlRequestError(400, "this endpoint is read-only: SPARQL Update is not accepted") from None
-            raise SparqlRequestError(400, f"the query does not parse: {_first_line(exc)}") from None
+            raise SparqlRequestError(400, "the query does not parse, and this endpoint runs only queries it can "
+                                          f"check (rdflib's SPARQL parser says: {_first_line(exc)})") from None
         except RecursionError:
             raise SparqlRequestError(400, "the query is nested too deeply to be read") from None
         except Exception as exc:  # the parser raises a few other kinds on odd input

@@ -16,8 +16,9 @@ Runaway queries cannot take every worker: a query still running after ``Limits.s
 as long, and at most ``workers - 1`` long queries run at once; one more is stopped at that point
 (503), so one worker is always soon free for the short queries most clients send.
 
-Each query is evaluated once: a SELECT is read row by row (stopping once the row limit is
-passed) and the rows are written out from what was read.
+Each query is evaluated once: the engine writes a SELECT's rows as TSV into a counter that stops
+it once the row limit is passed, and the engine turns that TSV into the format asked for.  The
+graph is loaded once, in the server, and the forked workers share that copy.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 class Limits:
     timeout_s: float = 10.0
     max_rows: int = 10000
-    short_s: float = 0.05  # a query still running after this long counts as long
+    short_s: float = 0.25  # a query still running after this long counts as long
 
 
 def query_form(text: str) -> str:
@@ -105,15 +106,12 @@ class Job:
     run: bool = True  # False: only check (the query then goes to a remote store)
 
 
-def _worker_main(conn, nquads: bytes, graphs: frozenset[str]) -> None:
+def _worker_main(conn, store: ox.Store, graphs: frozenset[str]) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which stops its workers
     server = os.getppid()
     forbid_network()
-    store = ox.Store()
-    if nquads:
-        store.load(nquads, format=ox.RdfFormat.N_QUADS)
     conn.send(("ready", None))
     while True:
         # A worker outlives no server: forked siblings hold copies of each other's pipes, so the
@@ -166,12 +164,16 @@ def evaluate(store: ox.Store, text: str, media_type: str, default_graphs, named_
     result = store.query(text, **kwargs)
     if isinstance(result, ox.QuerySolutions):
         variables = [v.value for v in result.variables]
-        rows = []
-        for solution in result:
-            if len(rows) >= max_rows:
-                raise OverflowError(f"the result has more than {max_rows} rows; add a LIMIT")
-            rows.append(solution)
-        return serialize_solutions(variables, rows, media_type), len(rows), variables
+        counter = _RowCounter(max_rows)
+        try:
+            result.serialize(counter, format=ox.QueryResultsFormat.TSV)
+        except _TooManyRows:
+            raise OverflowError(f"the result has more than {max_rows} rows; add a LIMIT") from None
+        tsv, rows = counter.value(), counter.lines - 1
+        if media_type == "text/tab-separated-values":
+            return tsv, rows, variables
+        body = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV).serialize(format=RESULT_TYPES[media_type])
+        return body, rows, variables
     if isinstance(result, ox.QueryBoolean):
         return result.serialize(format=RESULT_TYPES[media_type]), 1, []
     triples = []
@@ -181,6 +183,31 @@ def evaluate(store: ox.Store, text: str, media_type: str, default_graphs, named_
         triples.append(triple)
     prefixes = None if media_type == "application/n-triples" else PREFIXES
     return ox.serialize(triples, format=GRAPH_TYPES[media_type], prefixes=prefixes), len(triples), []
+
+
+class _TooManyRows(Exception):
+    pass
+
+
+class _RowCounter:
+    """A file for the engine's TSV writer that counts rows (one a line: TSV escapes line breaks
+    inside terms) and stops the writing as soon as there are more than ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.lines, self.parts = limit, 0, []
+
+    def write(self, data) -> int:
+        self.lines += data.count(b"\n")
+        if self.lines > self.limit + 1:  # the header is a line too
+            raise _TooManyRows
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def value(self) -> bytes:
+        return b"".join(self.parts)
 
 
 def serialize_solutions(variables: list[str], rows: list, media_type: str) -> bytes:
@@ -227,9 +254,9 @@ def _json_term(term) -> dict:
 # -- server side ---------------------------------------------------------------------------
 
 class _Worker:
-    def __init__(self, context, nquads: bytes, graphs: frozenset[str]) -> None:
+    def __init__(self, context, store: ox.Store, graphs: frozenset[str]) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, nquads, graphs), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(child, store, graphs), daemon=True)
         self.process.start()
         child.close()
 
@@ -243,7 +270,11 @@ class SparqlService:
     """A pool of query worker processes over a snapshot of the graph."""
 
     def __init__(self, nquads: bytes, graphs: list[str], limits: Limits, workers: int = 2, remote=None) -> None:
-        self.nquads = nquads
+        # One copy of the graph, loaded here and shared with every forked worker (copy on write:
+        # the workers only read it).
+        self.store = ox.Store()
+        if nquads:
+            self.store.load(nquads, format=ox.RdfFormat.N_QUADS)
         self.graphs = set(graphs)
         self.limits = limits
         self.remote = remote  # a RemoteStore: queries go to the triple store instead of local workers
@@ -254,14 +285,14 @@ class SparqlService:
         # Load and warm the parser here, once: forked workers inherit it, so a fresh worker's first
         # query is not slowed by imports (which would make it count as long).
         check_query("SELECT * WHERE { ?s ?p ?o FILTER(?o > 1) OPTIONAL { ?s a ?t } } ORDER BY ?s LIMIT 1")
-        self._context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
+        self._context = multiprocessing.get_context("fork")  # the workers inherit the loaded store
         self._idle: queue.Queue[_Worker] = queue.Queue()
         started = [self._start_worker() for _ in range(max(1, workers))]
         for worker in started:
             self._admit(worker)
 
     def _start_worker(self) -> _Worker:
-        worker = _Worker(self._context, self.nquads, frozenset(self.graphs))
+        worker = _Worker(self._context, self.store, frozenset(self.graphs))
         with self._lock:
             self._all.append(worker)
         return worker

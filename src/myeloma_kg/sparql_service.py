@@ -30,6 +30,7 @@ import queue
 import sys
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import pyoxigraph as ox
@@ -50,6 +51,7 @@ GRAPH_TYPES = {
     "application/rdf+xml": ox.RdfFormat.RDF_XML,
     "application/n-triples": ox.RdfFormat.N_TRIPLES,
 }
+FAST_MEMORY = 2048  # query texts remembered as fast
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
@@ -59,6 +61,7 @@ class Limits:
     timeout_s: float = 10.0
     max_rows: int = 10000
     short_s: float = 0.25  # a query still running after this long counts as long
+    fast_s: float = 0.01  # a query a worker answered within this may run in the server next time
 
 
 def query_form(text: str) -> str:
@@ -281,6 +284,7 @@ class SparqlService:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._long = 0  # queries running past limits.short_s now
+        self._fast: OrderedDict[tuple, str] = OrderedDict()  # (text, dataset) -> form, see _run_here
         self.max_long = max(1, workers - 1)
         # Load and warm the parser here, once: forked workers inherit it, so a fresh worker's first
         # query is not slowed by imports (which would make it count as long).
@@ -334,20 +338,56 @@ class SparqlService:
         ``results_media`` and ``graph_media`` are the answer's media type for each kind of query
         (None: nothing fits the client's Accept), since the kind is known only once it is parsed.
         """
-        job = Job(text, results_media, graph_media, tuple(default_graphs), tuple(named_graphs),
-                  self.limits.max_rows, run=self.remote is None)
+        key = (text, tuple(default_graphs), tuple(named_graphs))
+        form = self._known_fast(key)
+        if form is not None:
+            return self._run_here(form, results_media, graph_media, key)
+        job = Job(text, results_media, graph_media, key[1], key[2], self.limits.max_rows, run=self.remote is None)
         started = time.monotonic()
         try:
             worker = self._idle.get(timeout=self.limits.timeout_s)
         except queue.Empty:
             raise SparqlRequestError(503, "the server is busy; try again in a moment") from None
+        sent = time.monotonic()
         try:
-            _form, media, body, rows, variables = self._run_on(worker, started, job)
+            form, media, body, rows, variables = self._run_on(worker, started, job)
         except (OSError, EOFError):  # the worker died (killed from outside, out of memory, ...)
             self._replace(worker)
             raise SparqlRequestError(503, "the query worker stopped unexpectedly; try again in a moment") from None
         if self.remote is not None:
             body, rows, variables = self._run_remote(text, media, list(default_graphs), list(named_graphs))
+        elif time.monotonic() - sent < self.limits.fast_s:
+            self._remember_fast(key, form)
+        return media, body, rows, variables
+
+    # A query that a sandboxed worker has already checked and answered quickly may run here, in
+    # the server, without the round trip: the graph is read-only, so the same text on it costs
+    # the same again, and a text only gets here after it ran to completion in a worker, where
+    # the network filter holds (a SERVICE there fails, so it is never remembered as fast).
+
+    def _known_fast(self, key: tuple) -> str | None:
+        with self._lock:
+            form = self._fast.get(key)
+            if form is not None:
+                self._fast.move_to_end(key)
+            return form
+
+    def _remember_fast(self, key: tuple, form: str) -> None:
+        with self._lock:
+            self._fast[key] = form
+            while len(self._fast) > FAST_MEMORY:
+                self._fast.popitem(last=False)
+
+    def _run_here(self, form: str, results_media, graph_media, key: tuple) -> tuple[str, bytes, int, list[str]]:
+        media = results_media if form in ("SELECT", "ASK") else graph_media
+        if media is None:
+            offered = RESULT_TYPES if form in ("SELECT", "ASK") else GRAPH_TYPES
+            raise SparqlRequestError(406, f"no result format fits the Accept header; this query can answer as {', '.join(offered)}")
+        text, default_graphs, named_graphs = key
+        try:
+            body, rows, variables = evaluate(self.store, text, media, default_graphs, named_graphs, self.limits.max_rows)
+        except OverflowError as exc:
+            raise SparqlRequestError(400, str(exc)) from None
         return media, body, rows, variables
 
     def _run_on(self, worker: _Worker, started: float, job: Job) -> tuple:

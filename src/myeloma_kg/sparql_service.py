@@ -61,7 +61,7 @@ class Limits:
     timeout_s: float = 10.0
     max_rows: int = 10000
     short_s: float = 0.25  # a query still running after this long counts as long
-    fast_s: float = 0.01  # a query a worker answered within this may run in the server next time
+    fast_s: float = 0.01  # a query a worker evaluated within this may run in the server next time
 
 
 def query_form(text: str) -> str:
@@ -137,7 +137,8 @@ def _worker_main(conn, store: ox.Store, graphs: frozenset[str]) -> None:
 def handle(store: ox.Store, graphs: frozenset[str], job: Job) -> tuple:
     """Check a query (parsing it here, under the worker's time limit) and evaluate it.
 
-    Returns (form, media type, body, rows, variables); body is None for a check only.
+    Returns (form, media type, body, rows, variables, seconds the evaluation took); body is None
+    for a check only.
     """
     checked = check_query(job.text)
     for graph in job.default_graphs + job.named_graphs + checked.graphs:
@@ -150,9 +151,10 @@ def handle(store: ox.Store, graphs: frozenset[str], job: Job) -> tuple:
         offered = RESULT_TYPES if answers_rows else GRAPH_TYPES
         raise SparqlRequestError(406, f"no result format fits the Accept header; this query can answer as {', '.join(offered)}")
     if not job.run:
-        return checked.form, media, None, 0, []
+        return checked.form, media, None, 0, [], 0.0
+    started = time.perf_counter()
     body, rows, variables = evaluate(store, job.text, media, job.default_graphs, job.named_graphs, job.max_rows)
-    return checked.form, media, body, rows, variables
+    return checked.form, media, body, rows, variables, time.perf_counter() - started
 
 
 def evaluate(store: ox.Store, text: str, media_type: str, default_graphs, named_graphs, max_rows: int):
@@ -285,6 +287,7 @@ class SparqlService:
         self._lock = threading.Lock()
         self._long = 0  # queries running past limits.short_s now
         self._fast: OrderedDict[tuple, str] = OrderedDict()  # (text, dataset) -> form, see _run_here
+        self._here = threading.Lock()  # held while a query runs in the server
         self.max_long = max(1, workers - 1)
         # Load and warm the parser here, once: forked workers inherit it, so a fresh worker's first
         # query is not slowed by imports (which would make it count as long).
@@ -340,23 +343,27 @@ class SparqlService:
         """
         key = (text, tuple(default_graphs), tuple(named_graphs))
         form = self._known_fast(key)
-        if form is not None:
-            return self._run_here(form, results_media, graph_media, key)
+        # One query at a time runs here (the engine holds the interpreter while it runs); when
+        # another thread is already at it, the worker processes answer in parallel instead.
+        if form is not None and self._here.acquire(blocking=False):
+            try:
+                return self._run_here(form, results_media, graph_media, key)
+            finally:
+                self._here.release()
         job = Job(text, results_media, graph_media, key[1], key[2], self.limits.max_rows, run=self.remote is None)
         started = time.monotonic()
         try:
             worker = self._idle.get(timeout=self.limits.timeout_s)
         except queue.Empty:
             raise SparqlRequestError(503, "the server is busy; try again in a moment") from None
-        sent = time.monotonic()
         try:
-            form, media, body, rows, variables = self._run_on(worker, started, job)
+            form, media, body, rows, variables, seconds = self._run_on(worker, started, job)
         except (OSError, EOFError):  # the worker died (killed from outside, out of memory, ...)
             self._replace(worker)
             raise SparqlRequestError(503, "the query worker stopped unexpectedly; try again in a moment") from None
         if self.remote is not None:
             body, rows, variables = self._run_remote(text, media, list(default_graphs), list(named_graphs))
-        elif time.monotonic() - sent < self.limits.fast_s:
+        elif seconds < self.limits.fast_s:
             self._remember_fast(key, form)
         return media, body, rows, variables
 

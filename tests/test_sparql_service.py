@@ -50,3 +50,46 @@ def test_the_dataset_is_part_of_what_is_remembered(service, kg):
     part = service.run(count, JSON, "text/turtle", default_graphs=[guideline])
     assert whole[1] != part[1]
     assert service.run(count, JSON, "text/turtle", default_graphs=[guideline]) == part
+
+
+@pytest.fixture(scope="module")
+def client(kg, settings):
+    from myeloma_kg.web import create_app
+
+    app = create_app(settings, kg)
+    yield app.test_client()
+    app.extensions["sparql"].close()
+
+
+QUERIES = ["SELECT ?d ?l WHERE { ?d a mkg:Drug ; rdfs:label ?l } ORDER BY ?d ?l",
+           "ASK { drug:daratumumab a mkg:AntiCD38Antibody }",
+           "CONSTRUCT { drug:daratumumab ?p ?o } WHERE { drug:daratumumab ?p ?o }"]
+ACCEPTS = [None, "*/*", "application/sparql-results+json", "text/csv", "text/tab-separated-values",
+           "application/sparql-results+xml", "text/turtle", "application/n-triples", "application/ld+json",
+           "application/rdf+xml", "text/csv;q=0.5, application/json", "image/png"]
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_repeated_queries_get_the_answer_and_headers_the_app_gives(client, text):
+    """The first request goes through the app; the second may be answered by the middleware:
+    every Accept header gets the same status, body and headers both times."""
+    for accept in ACCEPTS:
+        headers = {"Accept": accept} if accept else {}
+        first = client.get("/sparql", query_string={"query": text}, headers=headers)
+        second = client.get("/sparql", query_string={"query": text}, headers=headers)
+        assert (first.status_code, first.data) == (second.status_code, second.data), accept
+        assert sorted(first.headers.items()) == sorted(second.headers.items()), accept
+        if first.status_code == 200:
+            assert first.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_the_middleware_leaves_other_requests_to_the_app(client):
+    text = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    client.get("/sparql", query_string={"query": text})
+    graph = "https://w3id.org/myeloma-kg/graph/guideline"
+    with_dataset = client.get("/sparql", query_string={"query": text, "default-graph-uri": graph})
+    assert with_dataset.status_code == 200
+    assert with_dataset.data != client.get("/sparql", query_string={"query": text}).data
+    assert client.get("/sparql", query_string={"query": text, "default-graph-uri": "http://x/"}).status_code == 400
+    assert client.get("/sparql", query_string={"query": text, "update": "CLEAR ALL"}).status_code == 400
+    assert client.post("/sparql", data={"query": text}).status_code == 200

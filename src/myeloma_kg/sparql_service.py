@@ -372,6 +372,10 @@ class SparqlService:
     # the same again, and a text only gets here after it ran to completion in a worker, where
     # the network filter holds (a SERVICE there fails, so it is never remembered as fast).
 
+    def known_form(self, text: str) -> str | None:
+        """The form of a query text without a dataset of its own that is known to be fast."""
+        return self._known_fast((text, (), ()))
+
     def _known_fast(self, key: tuple) -> str | None:
         with self._lock:
             form = self._fast.get(key)

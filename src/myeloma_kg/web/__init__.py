@@ -13,6 +13,7 @@ from ..errors import MyelomaKGError
 from ..graph import load_graph
 from ..recommend import Recommender
 from ..sparql_service import Limits, SparqlService
+from .sparql import RepeatedQueries, security_headers
 from ..store import KnowledgeGraph
 
 
@@ -48,13 +49,11 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
 
     @app.after_request
     def headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; object-src 'none'; frame-ancestors 'none'")
-        if request.path.startswith(("/sparql", "/api/")) or request.path == "/context.jsonld":
-            response.headers["Access-Control-Allow-Origin"] = "*"
+        for name, value in security_headers(request.path):
+            response.headers.setdefault(name, value)
         return response
+
+    app.wsgi_app = RepeatedQueries(app.wsgi_app, app.extensions["sparql"])
 
     @app.errorhandler(413)
     def too_large(_error):

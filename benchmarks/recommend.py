@@ -1,22 +1,45 @@
-"""Speed of patient validation and recommendation on the embedded store.
+"""Speed of patient validation and recommendation: one record warm, the stages, and batches.
 
-    python benchmarks/recommend.py [--patients 1000] [--seed 1]
+    python benchmarks/recommend.py [--records 1000] [--seed 1] [--latency 200]
+                                   [--batch 1000 10000] [--jobs 1 2] [--no-loop] [--cprofile N]
 
 Generates realistic, valid patient records (one to four lines of common regimens, dates in order,
-some with cytogenetics, renal impairment or frailty) and prints, in a warm process:
-- the median and 95th percentile of one recommendation (reading, SHACL validation, derivation
-  rules and the recommendation queries), and of validation alone;
-- batch throughput over all generated patients (patients per second).
+some with cytogenetics, renal impairment or frailty) and prints:
+
+- start-up (graph, vocabulary, shapes) and, in a warm process, the median and 95th percentile of
+  one recommendation (reading, SHACL validation, derivation rules, the recommendation queries and
+  the JSON), and of reading and validation alone, over ``--latency`` records;
+- where that time goes: the mean milliseconds per record of every stage the recommender reports
+  (validation, each rule in each round of the fixpoint, each output query, the JSON), and how
+  many rounds the fixpoint took; with ``--cprofile N`` also the N functions with the most
+  cumulative time under cProfile;
+- batch throughput of ``--records`` records, one at a time in this process (``--no-loop`` skips it);
+- for each size of ``--batch`` and each ``--jobs``: the real command, ``myeloma-kg recommend
+  FILE.jsonl --jobs J``, on a JSON Lines file of that many generated records, with patients per
+  second (start-up included, and from the first row on), and memory read from /proc while it
+  runs: the peak RSS summed over the command and its worker processes, the peak PSS (pages shared
+  after fork counted once), the largest single process, and the summed RSS when a quarter, half,
+  three quarters and all of the rows were out (flat memory means these stay close).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
+import io
 import json
+import os
+import pstats
 import random
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
+import threading
 import time
+from pathlib import Path
 
 from myeloma_kg import Settings, load_graph
 from myeloma_kg.recommend import Recommender
@@ -64,59 +87,207 @@ def generate(rng: random.Random, n: int) -> dict:
     return record
 
 
+def generated_texts(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    return [json.dumps(generate(rng, n)) for n in range(count)]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+# -- one record, warm ------------------------------------------------------------------------
+
+
+def single_records(recommender: Recommender, texts: list[str], cprofile: int) -> None:
+    for text in texts[:10]:  # warm up: first SHACL-SPARQL parse, query plans
+        recommender.recommend(recommender.read(text, as_of=AS_OF))
+    stages: dict[str, list[float]] = {}
+    recommender.stage_times = stages
+    single, validation, reading, conforming = [], [], [], 0
+    try:
+        for text in texts:
+            t0 = time.perf_counter()
+            record = recommender.read(text, as_of=AS_OF)
+            t1 = time.perf_counter()
+            report = recommender.validate(record)
+            t2 = time.perf_counter()
+            outcome = recommender.recommend(record, report)
+            t3 = time.perf_counter()
+            reading.append((t1 - t0) * 1000)
+            validation.append((t2 - t0) * 1000)
+            single.append((t3 - t0) * 1000)
+            conforming += outcome.recommendation is not None
+    finally:
+        recommender.stage_times = None
+    print(f"one recommendation (validation included), {len(single)} patients: "
+          f"median {statistics.median(single):.1f} ms, p95 {percentile(single, 0.95):.1f} ms")
+    print(f"reading and validation: median {statistics.median(validation):.1f} ms, "
+          f"p95 {percentile(validation, 0.95):.1f} ms (reading alone: median {statistics.median(reading):.2f} ms)")
+    print(f"records that conformed: {conforming}/{len(single)}")
+    print_stages(stages, len(single), statistics.mean(reading))
+    if cprofile:
+        profile = cProfile.Profile()
+        profile.enable()
+        for text in texts:
+            recommender.recommend(recommender.read(text, as_of=AS_OF))
+        profile.disable()
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(cprofile)
+        print("\ncProfile, the same records (times inflated by the profiler), by cumulative time:")
+        print("\n".join(line for line in out.getvalue().splitlines()[6:] if line.strip()))
+
+
+def print_stages(stages: dict[str, list[float]], records: int, reading_ms: float) -> None:
+    """Mean milliseconds per record of each stage (a stage that ran on fewer records, such as a
+    late round of the fixpoint, is averaged over all records so that the column adds up)."""
+    rounds = [int(m.group(1)) for name in stages if (m := re.match(r"round (\d+) ", name))]
+    print(f"\nwhere the time goes, mean ms per record over {records} records"
+          f" (rounds of the rule fixpoint: up to {max(rounds) + 1 if rounds else 0}):")
+    rows = [("read record", reading_ms, records)]
+    rows += [(name, sum(values) * 1000 / records, len(values)) for name, values in stages.items()]
+    total = sum(ms for _, ms, _ in rows)
+    for name, ms, runs in rows:
+        print(f"  {name:48s} {ms:7.2f} ms  ({runs} runs)")
+    print(f"  {'sum of the stages':48s} {total:7.2f} ms")
+
+
+# -- batches through the real command ----------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+            found.extend(int(x) for x in text.split())
+    except OSError:
+        pass
+    return found
+
+
+def _tree(root: int) -> list[int]:
+    pids, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        pids.append(pid)
+        stack.extend(_children(pid))
+    return pids
+
+
+def _kib(path: str, key: str) -> int:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class MemoryWatch(threading.Thread):
+    """Samples the command's process tree every ``every`` seconds: summed RSS and PSS, the
+    largest process, and the summed RSS at each quarter of the rows written."""
+
+    def __init__(self, pid: int, total_rows: int, every: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.total, self.every = pid, total_rows, every
+        self.rows = 0
+        self.peak_rss = self.peak_pss = self.peak_one = 0
+        self.at_quarter: dict[int, int] = {}
+        self.done = threading.Event()
+
+    def sample(self) -> None:
+        pids = _tree(self.pid)
+        rss = [_kib(f"/proc/{p}/status", "VmRSS") for p in pids]
+        pss = sum(_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in pids)
+        self.peak_rss = max(self.peak_rss, sum(rss))
+        self.peak_pss = max(self.peak_pss, pss)
+        self.peak_one = max([self.peak_one, *rss])
+        for quarter in (1, 2, 3, 4):
+            if quarter not in self.at_quarter and self.rows >= self.total * quarter / 4:
+                self.at_quarter[quarter] = sum(rss)
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            self.sample()
+
+
+def batch_command(texts: list[str], jobs: int) -> dict:
+    """``myeloma-kg recommend FILE.jsonl --jobs J``, timed, its memory watched from /proc."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "patients.jsonl"
+        path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+        command = [sys.executable, "-m", "myeloma_kg.cli", "recommend", str(path),
+                   "--as-of", AS_OF.isoformat(), "--jobs", str(jobs)]
+        t0 = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        watch = MemoryWatch(process.pid, len(texts))
+        watch.start()
+        first = None
+        rows = recommended = 0
+        for line in process.stdout:
+            if first is None:
+                first = time.perf_counter()
+            rows += 1
+            watch.rows = rows
+            recommended += '"recommended"' in line
+            if rows % 50 == 0:
+                watch.sample()
+        watch.sample()
+        process.wait()
+        seconds = time.perf_counter() - t0
+        watch.done.set()
+        watch.join()
+    steady = time.perf_counter() if first is None else first
+    return {"jobs": jobs, "records": len(texts), "rows": rows, "recommended": recommended,
+            "seconds": seconds, "per_s": rows / seconds,
+            "steady_per_s": (rows - 1) / max(1e-9, t0 + seconds - steady) if rows > 1 else 0.0,
+            "peak_rss_mib": watch.peak_rss / 1024, "peak_pss_mib": watch.peak_pss / 1024,
+            "largest_mib": watch.peak_one / 1024,
+            "rss_by_quarter_mib": [round(watch.at_quarter.get(q, 0) / 1024) for q in (1, 2, 3, 4)],
+            "exit": process.returncode}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, default=1000)
+    parser.add_argument("--records", "--patients", dest="records", type=int, default=1000,
+                        help="records for the in-process loop (default 1000)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--latency", type=int, default=200, help="records timed one by one (default 200)")
+    parser.add_argument("--batch", type=int, nargs="*", default=[1000, 10000],
+                        help="sizes of the JSON Lines files run through the command (default 1000 10000)")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-loop", action="store_true", help="skip the in-process loop over --records")
+    parser.add_argument("--cprofile", type=int, default=0, metavar="N",
+                        help="also print the N functions with the most cumulative time")
     args = parser.parse_args()
-    rng = random.Random(args.seed)
-    texts = [json.dumps(generate(rng, n)) for n in range(args.patients)]
+    texts = generated_texts(args.seed, max([args.records, args.latency, *args.batch]))
 
     started = time.perf_counter()
     recommender = Recommender(load_graph(Settings.load()))
     print(f"start-up (graph, vocabulary, shapes): {time.perf_counter() - started:.2f} s")
-    for text in texts[:5]:  # warm up: first SHACL-SPARQL parse, query plans
-        recommender.recommend(recommender.read(text, as_of=AS_OF))
+    single_records(recommender, texts[:args.latency], args.cprofile)
 
-    single, validation, conforming = [], [], 0
-    for text in texts[:200]:
+    if not args.no_loop:
         t0 = time.perf_counter()
-        record = recommender.read(text, as_of=AS_OF)
-        report = recommender.validate(record)
-        t1 = time.perf_counter()
-        outcome = recommender.recommend(record, report)
-        t2 = time.perf_counter()
-        validation.append((t1 - t0) * 1000)
-        single.append((t2 - t0) * 1000)
-        conforming += outcome.recommendation is not None
-    print(f"one recommendation (validation included), {len(single)} patients: "
-          f"median {statistics.median(single):.1f} ms, p95 {percentile(single, 0.95):.1f} ms")
-    print(f"validation alone: median {statistics.median(validation):.1f} ms, p95 {percentile(validation, 0.95):.1f} ms")
-    print(f"records that conformed: {conforming}/{len(single)}")
+        for text in texts[:args.records]:
+            recommender.recommend(recommender.read(text, as_of=AS_OF))
+        seconds = time.perf_counter() - t0
+        print(f"\nin this process, one record at a time: {args.records} patients in {seconds:.1f} s = "
+              f"{args.records / seconds:.0f} patients/s")
+    del recommender
 
-    t0 = time.perf_counter()
-    for text in texts:
-        recommender.recommend(recommender.read(text, as_of=AS_OF))
-    seconds = time.perf_counter() - t0
-    print(f"batch, one record at a time: {len(texts)} patients in {seconds:.1f} s = {len(texts) / seconds:.0f} patients/s")
-    for jobs in (1, 2):
-        batch_in_workers(texts, jobs)
-
-
-def batch_in_workers(texts: list[str], jobs: int) -> None:
-    from myeloma_kg.batch import recommend_many
-
-    items = [(f"r{i}", text, "application/json") for i, text in enumerate(texts)]
-    t0 = time.perf_counter()
-    count = sum(1 for _ in recommend_many(items, Settings.load(), as_of=AS_OF, jobs=jobs))
-    seconds = time.perf_counter() - t0
-    print(f"batch in {jobs} worker process(es), start-up included: {count} patients in {seconds:.1f} s = "
-          f"{count / seconds:.0f} patients/s")
+    for size in args.batch:
+        for jobs in args.jobs:
+            r = batch_command(texts[:size], jobs)
+            print(f"\nmyeloma-kg recommend FILE.jsonl --jobs {jobs}, {size} records: {r['rows']} rows"
+                  f" ({r['recommended']} with a recommendation, exit {r['exit']}) in {r['seconds']:.1f} s ="
+                  f" {r['per_s']:.0f} patients/s (start-up included; {r['steady_per_s']:.0f}/s from the first row)")
+            print(f"  memory: peak RSS {r['peak_rss_mib']:.0f} MiB summed over the processes"
+                  f" (PSS {r['peak_pss_mib']:.0f} MiB, largest process {r['largest_mib']:.0f} MiB);"
+                  f" summed RSS at 1/4, 1/2, 3/4, all rows: {', '.join(map(str, r['rss_by_quarter_mib']))} MiB")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,16 @@ class Outcome:
 
 class Recommender:
     """Holds what does not change between patients: rules, queries, vocabulary, shapes."""
+
+    #: When a dict (benchmarks/recommend.py sets one), the seconds of every step are appended
+    #: under the step's name: validation, each rule in each round, each output query, assembly.
+    stage_times: dict[str, list[float]] | None = None
+
+    def _timed(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        if self.stage_times is not None:
+            self.stage_times.setdefault(stage, []).append(now - since)
+        return now
 
     def __init__(self, kg: KnowledgeGraph, settings: Settings | None = None) -> None:
         self.kg = kg
@@ -74,7 +85,10 @@ class Recommender:
         return read_text(text, self.vocabulary, content_type=content_type, as_of=as_of)
 
     def validate(self, record: PatientRecord) -> ValidationReport:
-        return validate_record(record, self.vocabulary, self.shapes)
+        t0 = time.perf_counter()
+        report = validate_record(record, self.vocabulary, self.shapes)
+        self._timed("validate", t0)
+        return report
 
     @contextmanager
     def derived(self, record: PatientRecord) -> Iterator[ox.NamedNode]:
@@ -85,12 +99,14 @@ class Recommender:
             if self._served % RENEW_AFTER == 0:
                 self.work = self._fresh_store()
             store = self.work.store
+            t0 = time.perf_counter()
             store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in record.triples])
+            t0 = self._timed("insert record", t0)
             try:
                 known = set(record.triples)
                 binding = {"patient": record.iri}
                 rules = self.rules  # the first round runs every rule, in file order
-                for _ in range(MAX_ROUNDS):
+                for round_number in range(MAX_ROUNDS):
                     added = 0
                     for rule in rules:
                         new = [t for t in self.work.query(rule.text, binding) if t not in known]
@@ -98,12 +114,15 @@ class Recommender:
                             known.update(new)
                             store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in new])
                             added += len(new)
+                        t0 = self._timed(f"round {round_number} {rule.name}", t0)
                     if not added:
                         break
                     rules = self.repeated  # later rounds only the rules marked "repeat: true"
                 yield record.iri
             finally:
+                t0 = time.perf_counter()
                 store.remove_graph(graph)
+                self._timed("remove record", t0)
 
     def recommend(self, record: PatientRecord, report: ValidationReport | None = None) -> Outcome:
         report = report or self.validate(record)
@@ -111,12 +130,21 @@ class Recommender:
             return Outcome(report, None)
         with self.derived(record) as patient:
             binding = {"patient": patient}
+            t0 = time.perf_counter()
             derived = self.work.select(self.q["derived"], binding)[0]
+            t0 = self._timed("query derived", t0)
             verdicts = self.work.select(self.q["regimen-verdicts"], binding)
+            t0 = self._timed("query regimen-verdicts", t0)
             partners = self.work.select(self.q["partner-refractoriness"], binding)
+            t0 = self._timed("query partner-refractoriness", t0)
             cautions = self.work.select(self.q["cautions"], binding)
+            t0 = self._timed("query cautions", t0)
             care = self.work.select(self.q["supportive-care"], binding)
-        return Outcome(report, self._assemble(record, derived, verdicts, partners, cautions, care, report))
+            self._timed("query supportive-care", t0)
+        t0 = time.perf_counter()
+        result = self._assemble(record, derived, verdicts, partners, cautions, care, report)
+        self._timed("assemble JSON", t0)
+        return Outcome(report, result)
 
     # -- output (contract section 6) ---------------------------------------------------
 

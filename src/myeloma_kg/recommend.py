@@ -20,9 +20,11 @@ from typing import Any, Iterator
 import pyoxigraph as ox
 
 from .config import Settings
+from .errors import QuerySyntaxError
+from .namespaces import PREFIXES
 from .patients import PatientRecord, Vocabulary, read_text
 from .queries import load_query
-from .store import KnowledgeGraph
+from .store import KnowledgeGraph, to_python
 from .validate import ValidationReport, load_patient_shapes, validate_record
 
 MAX_ROUNDS = 12
@@ -54,6 +56,8 @@ class Recommender:
         folder = self.settings.queries_dir
         self.rules = [load_query(p) for p in sorted((folder / "rules").glob("*.rq"))]
         self.repeated = [r for r in self.rules if r.extra.get("repeat")]
+        # only a repeated rule can be skipped (every rule runs in the first round)
+        self.reads = {r.name: RuleReads.of(r.text) for r in self.repeated}
         self.q = {p.stem: load_query(p).text for p in sorted((folder / "patient").glob("*.rq"))}
         self.vocabulary = Vocabulary.from_rows(kg.select(self.q["vocabulary"]))
         self.shapes = load_patient_shapes(self.settings.shapes_dir)
@@ -92,7 +96,14 @@ class Recommender:
 
     @contextmanager
     def derived(self, record: PatientRecord) -> Iterator[ox.NamedNode]:
-        """The record and everything the rules derive from it, in a temporary named graph."""
+        """The record and everything the rules derive from it, in a temporary named graph.
+
+        The rules run in rounds: the first round runs every rule in file order, later rounds
+        the rules marked ``repeat: true``, until a round derives nothing new.  A rule is skipped
+        when no triple it can read has been added since its last run (see ``RuleReads``): it
+        would derive only what it derived then, so the rounds, and what they derive, are the
+        same as running it.
+        """
         graph = ox.NamedNode(f"https://w3id.org/myeloma-kg/graph/patient-{uuid.uuid4()}")
         with self._lock:
             self._served += 1
@@ -104,16 +115,28 @@ class Recommender:
             t0 = self._timed("insert record", t0)
             try:
                 known = set(record.triples)
-                binding = {"patient": record.iri}
+                options = {"prefixes": PREFIXES, "use_default_graph_as_union": True,
+                           "substitutions": {ox.Variable("patient"): record.iri}}
+                step = 0
+                last_run: dict[str, int] = {}  # rule name -> step of its last run
+                added_at: dict[str, int] = {}  # predicate -> last step that added a triple with it
                 rules = self.rules  # the first round runs every rule, in file order
                 for round_number in range(MAX_ROUNDS):
                     added = 0
                     for rule in rules:
-                        new = [t for t in self.work.query(rule.text, binding) if t not in known]
+                        since = last_run.get(rule.name)
+                        if since is not None and not self.reads[rule.name].changed(added_at, since):
+                            continue
+                        step += 1
+                        last_run[rule.name] = step
+                        new = [t for t in _run(store, rule.text, options) if t not in known]
                         if new:
                             known.update(new)
                             store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in new])
                             added += len(new)
+                            for t in new:
+                                added_at[t.predicate.value] = step
+                            added_at[RuleReads.ANY] = step
                         t0 = self._timed(f"round {round_number} {rule.name}", t0)
                     if not added:
                         break
@@ -129,17 +152,21 @@ class Recommender:
         if not report.conforms:
             return Outcome(report, None)
         with self.derived(record) as patient:
-            binding = {"patient": patient}
+            options = {"prefixes": PREFIXES, "use_default_graph_as_union": True,
+                       "substitutions": {ox.Variable("patient"): patient}}
+            store = self.work.store
             t0 = time.perf_counter()
-            derived = self.work.select(self.q["derived"], binding)[0]
+            derived = _rows(_run(store, self.q["derived"], options), _DERIVED)[0]
             t0 = self._timed("query derived", t0)
-            verdicts = self.work.select(self.q["regimen-verdicts"], binding)
+            verdicts = _rows(_run(store, self.q["regimen-verdicts"], options), ("recommendation", "regimen", "verdict", "text"))
             t0 = self._timed("query regimen-verdicts", t0)
-            partners = self.work.select(self.q["partner-refractoriness"], binding)
+            partners = _rows(_run(store, self.q["partner-refractoriness"], options),
+                             ("recommendation", "regimen", "componentLabel", "refractoryLabel"))
             t0 = self._timed("query partner-refractoriness", t0)
-            cautions = self.work.select(self.q["cautions"], binding)
+            cautions = _rows(_run(store, self.q["cautions"], options), ("recommendation", "regimen", "text"))
             t0 = self._timed("query cautions", t0)
-            care = self.work.select(self.q["supportive-care"], binding)
+            care = _rows(_run(store, self.q["supportive-care"], options),
+                         ("recommendation", "notation", "action", "kindLabel", "statement"))
             self._timed("query supportive-care", t0)
         t0 = time.perf_counter()
         result = self._assemble(record, derived, verdicts, partners, cautions, care, report)
@@ -226,6 +253,95 @@ class Recommender:
             }.values()) if recommended else [],
             "warnings": [i.message for i in report.issues if i.severity != "violation"],
         }
+
+
+_DERIVED = ("priorLines", "months", "asOf", "antiCD38Status", "highRisk", "frailty", "exposed", "refractory")
+
+
+def _rows(result, wanted: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The wanted columns of SELECT rows, in the order the engine gives them, as Python values
+    (``store.to_python``: IRIs and strings as str, numbers as numbers)."""
+    if not isinstance(result, ox.QuerySolutions):
+        raise QuerySyntaxError("expected a SELECT query")
+    position = {v.value: i for i, v in enumerate(result.variables)}
+    columns = [(name, position[name]) for name in wanted]
+    rows = []
+    for solution in result:
+        values = tuple(solution)
+        rows.append({name: _python(values[i]) for name, i in columns})
+    return rows
+
+
+def _python(term: Any) -> Any:
+    return term.value if type(term) is ox.NamedNode else to_python(term)
+
+
+def _run(store: ox.Store, text: str, options: dict[str, Any]):
+    try:
+        return store.query(text, **options)
+    except (SyntaxError, RuntimeError) as exc:
+        raise QuerySyntaxError(str(exc)) from exc
+
+
+class RuleReads:
+    """The predicates a rule's WHERE clause can read, found by parsing it (rdflib's SPARQL parser):
+    every predicate of a triple pattern, in EXISTS and NOT EXISTS too, and every IRI of a
+    property path.  A rule with a variable predicate, a negated property set, or a text the
+    parser does not read, can read anything (``predicates`` is None)."""
+
+    ANY = ""  # the key under which any addition is noted
+
+    def __init__(self, predicates: frozenset[str] | None) -> None:
+        self.predicates = predicates
+
+    def changed(self, added_at: dict[str, int], since: int) -> bool:
+        """Whether a triple this rule can read was added at or after step ``since``."""
+        if self.predicates is None:
+            return added_at.get(self.ANY, -1) >= since
+        return any(added_at.get(p, -1) >= since for p in self.predicates)
+
+    @classmethod
+    def of(cls, text: str) -> "RuleReads":
+        from rdflib.paths import AlternativePath, InvPath, MulPath, SequencePath
+        from rdflib.plugins.sparql import prepareQuery
+        from rdflib.plugins.sparql.parserutils import CompValue
+        from rdflib.term import URIRef
+
+        def path_iris(path) -> set[str]:
+            if isinstance(path, URIRef):
+                return {str(path)}
+            if isinstance(path, (SequencePath, AlternativePath)):
+                return set().union(*(path_iris(p) for p in path.args))
+            if isinstance(path, MulPath):
+                return path_iris(path.path)
+            if isinstance(path, InvPath):
+                return path_iris(path.arg)
+            raise ValueError(f"cannot list the predicates of {path!r}")  # a variable, a negated set
+
+        found: set[str] = set()
+
+        def walk(node) -> None:
+            if isinstance(node, CompValue):
+                for key, value in node.items():
+                    if key == "template":  # what a CONSTRUCT writes, not what it reads
+                        continue
+                    if key == "triples":
+                        for _s, p, _o in value:
+                            found.update(path_iris(p))
+                    else:
+                        walk(value)
+            elif isinstance(node, (list, tuple, set)):
+                for item in node:
+                    walk(item)
+            elif isinstance(node, dict):
+                for item in node.values():
+                    walk(item)
+
+        try:
+            walk(prepareQuery(text, initNs=PREFIXES).algebra)
+        except Exception:  # noqa: BLE001 - any doubt means: the rule can read anything
+            return cls(None)
+        return cls(frozenset(found))
 
 
 def _unique(items) -> list[str]:

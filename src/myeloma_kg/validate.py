@@ -1,14 +1,17 @@
 """SHACL validation of patient records (pySHACL), with reports in clinical words.
 
-The shapes (``shapes/patient*.ttl``) are parsed once per process.  Each record is validated on
-its own small graph: its triples plus the type of each drug and finding it names, taken from the
-graph's vocabulary, so the shapes can tell a known drug from an unknown one.
+The shapes (``shapes/patient*.ttl``) are parsed once per process, and so is pySHACL's reading of
+them (its shapes graph: every shape, its targets, its constraint parameters), which it would
+otherwise redo on every run.  Each record is validated on its own small graph: its triples plus
+the type of each drug and finding it names, taken from the graph's vocabulary, so the shapes can
+tell a known drug from an unknown one.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +20,9 @@ from typing import Any
 import pyoxigraph as ox
 import pyshacl
 import rdflib
+from pyshacl.errors import ValidationFailure
 from rdflib.namespace import RDF, SH
+from rdflib.paths import Path as RdfPath
 
 from ._mkg import MKG
 from .errors import ShapesLoadError
@@ -65,10 +70,109 @@ class ValidationReport:
         return json.dumps(self.as_dict(), indent=2)
 
 
+# The terms of SHACL Core and SHACL-SPARQL.  Shapes that use no other sh: term gain nothing from
+# pySHACL's "advanced" mode (SHACL Advanced Features: rules, custom targets, functions,
+# expressions), which costs time on every run; shapes that do use another term keep it.
+_CORE = {SH[name] for name in """
+    NodeShape PropertyShape Shape targetClass targetNode targetObjectsOf targetSubjectsOf property path
+    inversePath alternativePath zeroOrMorePath oneOrMorePath zeroOrOnePath class datatype nodeKind
+    minCount maxCount minExclusive minInclusive maxExclusive maxInclusive minLength maxLength pattern
+    flags languageIn uniqueLang equals disjoint lessThan lessThanOrEquals not and or xone node
+    qualifiedValueShape qualifiedMinCount qualifiedMaxCount qualifiedValueShapesDisjoint closed
+    ignoredProperties hasValue in name description message severity deactivated order group
+    defaultValue Violation Warning Info sparql SPARQLConstraint select ask prefixes declare prefix
+    namespace PrefixDeclaration BlankNode IRI Literal BlankNodeOrIRI BlankNodeOrLiteral IRIOrLiteral
+    PropertyGroup""".split()}
+
+
+class _ReadOnlyGraph(rdflib.Graph):
+    """An rdflib graph that remembers the answer to every triple pattern asked of it.
+
+    pySHACL asks the shapes graph the same few thousand questions on every run (a shape's
+    message, severity, parameters, list members); the shapes never change after loading, so the
+    answers are kept.  Adding a triple that is not there yet forgets them all.
+    """
+
+    def __init__(self, source: rdflib.Graph) -> None:
+        super().__init__(bind_namespaces="none")
+        for prefix, namespace in source.namespace_manager.namespaces():
+            self.namespace_manager.bind(prefix, namespace, override=True, replace=True)
+        self._answers: dict = {}
+        for triple in source:
+            super().add(triple)
+
+    def triples(self, triple):
+        s, p, o = triple
+        if isinstance(p, RdfPath):
+            yield from super().triples(triple)
+            return
+        try:
+            found = self._answers[triple]
+        except (KeyError, TypeError):
+            found = list(super().triples(triple))
+            try:
+                self._answers[(s, p, o)] = found
+            except TypeError:  # an unhashable pattern: answered, not kept
+                pass
+        yield from found
+
+    def add(self, triple):
+        if triple not in self:
+            self._answers.clear()
+            super().add(triple)
+        return self
+
+    def addN(self, quads):  # noqa: N802 (rdflib's name)
+        self._answers.clear()
+        return super().addN(quads)
+
+    def remove(self, triple):
+        self._answers.clear()
+        return super().remove(triple)
+
+
+class PatientShapes:
+    """The patient shapes and pySHACL's reading of them, made once and used for every run.
+
+    pySHACL turns the shapes graph into shape objects (a ``ShapesGraph``) at the start of each
+    ``validate`` call; that was a third of a record's validation time.  This keeps the first
+    one and gives it to every later run.  The report of a run is the same either way: the
+    shape objects hold nothing about the data graph between runs.
+    """
+
+    def __init__(self, graph: rdflib.Graph) -> None:
+        self.graph = _ReadOnlyGraph(graph)
+        used = {t for triple in graph for t in triple if isinstance(t, rdflib.URIRef) and t.startswith(str(SH))}
+        self.advanced = bool(used - _CORE)
+        self._prepared = None
+        self._lock = threading.Lock()
+
+    def run(self, data: ox.Store) -> tuple[bool, Any, str]:
+        """pySHACL's (conforms, results graph, text) for a data store, as ``pyshacl.validate``
+        gives them with inference off, warnings allowed and the data validated in place."""
+        try:
+            from pyshacl.graph_abstraction import DataGraph
+        except ImportError:  # an older pySHACL: its own entry point
+            return pyshacl.validate(data, shacl_graph=self.graph, inference="none", advanced=self.advanced,
+                                    allow_warnings=True, inplace=True)
+        options = {"inference": "none", "advanced": self.advanced, "allow_warnings": True, "inplace": True}
+        try:
+            validator = pyshacl.Validator(DataGraph.from_oxigraph_store(data), shacl_graph=self.graph,
+                                          options=options)
+            with self._lock:
+                if self._prepared is None:
+                    list(validator.shacl_graph.shapes)  # read every shape now, once, under the lock
+                    self._prepared = validator.shacl_graph
+            validator.shacl_graph = self._prepared
+            return validator.run()
+        except ValidationFailure as exc:
+            return False, exc, f"Validation Failure - {exc.message}"
+
+
 @lru_cache(maxsize=4)
-def load_patient_shapes(folder: Path) -> rdflib.Graph:
+def load_patient_shapes(folder: Path) -> PatientShapes:
     """The patient shapes (``shapes/patient*.ttl``), parsed once per process."""
-    return load_shapes_graph(folder, "patient*.ttl")
+    return PatientShapes(load_shapes_graph(folder, "patient*.ttl"))
 
 
 def data_graph(record: PatientRecord | list[PatientRecord], vocabulary: Vocabulary) -> ox.Store:
@@ -88,14 +192,18 @@ def data_graph(record: PatientRecord | list[PatientRecord], vocabulary: Vocabula
     return store
 
 
-def validate_record(record: PatientRecord, vocabulary: Vocabulary, shapes: rdflib.Graph) -> ValidationReport:
+def validate_record(record: PatientRecord, vocabulary: Vocabulary,
+                    shapes: PatientShapes | rdflib.Graph) -> ValidationReport:
     return validate_records([record], vocabulary, shapes)[0]
 
 
-def validate_records(records: list[PatientRecord], vocabulary: Vocabulary, shapes: rdflib.Graph) -> list[ValidationReport]:
-    """Validate several records in one pySHACL run (its fixed cost per run is most of a small
+def validate_records(records: list[PatientRecord], vocabulary: Vocabulary,
+                     shapes: PatientShapes | rdflib.Graph) -> list[ValidationReport]:
+    """Validate several records in one pySHACL run (its fixed cost per run is much of a small
     record's time) and split the results by patient.  Records sharing a patient IRI are
     validated apart, so that one record's lines never count as another's."""
+    if not isinstance(shapes, PatientShapes):
+        shapes = PatientShapes(shapes)
     seen: set[str] = set()
     together, apart = [], []
     for record in records:
@@ -107,13 +215,12 @@ def validate_records(records: list[PatientRecord], vocabulary: Vocabulary, shape
     return [reports[id(r)] for r in records]
 
 
-def _validate_together(records: list[PatientRecord], vocabulary: Vocabulary, shapes: rdflib.Graph) -> list[ValidationReport]:
+def _validate_together(records: list[PatientRecord], vocabulary: Vocabulary,
+                       shapes: PatientShapes) -> list[ValidationReport]:
     if not records:
         return []
     data = data_graph(records, vocabulary)
-    _conforms, results, text = pyshacl.validate(
-        data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True, inplace=True
-    )
+    _conforms, results, text = shapes.run(data)
     if not isinstance(results, rdflib.Graph):
         raise ShapesLoadError(f"the patient shapes could not be applied: {text}")
     reports = {r.iri.value: ValidationReport(patient=r.iri.value) for r in records}
@@ -135,7 +242,9 @@ def _validate_together(records: list[PatientRecord], vocabulary: Vocabulary, sha
         message = message.replace("https://w3id.org/myeloma-kg/drug/unknown/", "")
         reports[owner].issues.append(Issue(severity, message, _field(path), line, str(focus)))
     for report in reports.values():
-        report.issues = sorted(set(report.issues), key=lambda i: (i.severity, i.line or 0, i.message))
+        # the field and focus break ties between equal messages, so that the order does not
+        # depend on the set's iteration order (which changes between processes)
+        report.issues = sorted(set(report.issues), key=lambda i: (i.severity, i.line or 0, i.message, i.field, i.focus))
     return [reports[r.iri.value] for r in records]
 
 

@@ -1,8 +1,12 @@
 """Recommendations for many records, in worker processes.
 
 Each worker loads the graph once (the reasoner's result is cached on disk) and takes records in
-chunks: a chunk is validated in one pySHACL run, then each record is derived and matched.  Results
-come back in input order, one dict per record, ready to write as a JSON Lines row.
+chunks of ``CHUNK`` (one message each way per chunk).  A chunk is validated in one pySHACL run,
+or, when every record of it is plain JSON, a few records a run (``VALIDATE_TOGETHER``: measured,
+5 to 12 records a run cost about 15 % less per record than one, and 25 or more cost more again;
+plain JSON records only name their own patient, lines and drug exposures, so how they are grouped
+cannot change a report).  Then each record is derived and matched.  Results come back in input
+order, one dict per record, ready to write as a JSON Lines row.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from .patients import UnreadableRecord
 from .validate import validate_records
 
 CHUNK = 25
+VALIDATE_TOGETHER = 8
 _worker = None
 
 
@@ -36,7 +41,11 @@ def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None) 
             readable.append((name, _worker.read(text, content_type=content_type, as_of=as_of)))
         except UnreadableRecord as exc:
             rows.append({"record": name, "error": str(exc)})
-    reports = validate_records([r for _, r in readable], _worker.vocabulary, _worker.shapes)
+    records = [r for _, r in readable]
+    size = VALIDATE_TOGETHER if all(r.source == "json" for r in records) else max(1, len(records))
+    reports = []
+    for start in range(0, len(records), size):
+        reports += validate_records(records[start:start + size], _worker.vocabulary, _worker.shapes)
     for (name, record), report in zip(readable, reports):
         outcome = _worker.recommend(record, report)
         if outcome.recommendation is None:

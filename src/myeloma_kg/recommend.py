@@ -67,6 +67,14 @@ class Recommender:
         self.evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for row in kg.select(self.q["evidence"]):
             self.evidence.setdefault((row["recommendation"], row["regimen"]), []).append(row)
+        # what every result lists the same way: the regimens in order of full name, and the
+        # order of the recommendations by their notation
+        self._regimen_items = [
+            (regimen, {"regimen": regimen, "label": info.get("label") or info["fullName"],
+                       "components": sorted(c.lower() for c in info["components"].split("|"))})
+            for regimen, info in sorted(self.regimens.items(), key=lambda kv: kv[1]["fullName"])
+        ]
+        self._notation_keys = {rec: _notation_key(info) for rec, info in self.recommendations.items()}
         self._lock = threading.Lock()
         self._base = list(kg.store.quads_for_pattern(None, None, None, None))
         self._served = 0
@@ -200,15 +208,13 @@ class Recommender:
                     if r["verdict"] != "met" and r.get("text"):
                         failing.setdefault(regimen, []).append(f"{notation}: {r['text']}")
         recommended, not_recommended = [], []
-        for regimen, info in sorted(self.regimens.items(), key=lambda kv: kv[1]["fullName"]):
-            base = {
-                "regimen": regimen,
-                "label": info.get("label") or info["fullName"],
-                "components": sorted(c.lower() for c in info["components"].split("|")),
-            }
+        keys = self._notation_keys
+        unknown_key = _notation_key({})
+        for regimen, base in self._regimen_items:
+            base = dict(base, components=list(base["components"]))
             if regimen in applying:
                 entries = applying[regimen]
-                rec, rows = sorted(entries, key=lambda e: _notation_key(self.recommendations.get(e[0], {})))[0]
+                rec, rows = sorted(entries, key=lambda e: keys.get(e[0], unknown_key))[0]
                 rinfo = self.recommendations.get(rec, {})
                 studies = self.evidence.get((rec, regimen), [])
                 own = [s for s in studies if s["evaluates"]]
@@ -216,7 +222,7 @@ class Recommender:
                 item = dict(base)
                 item.update({
                     "recommendation": rec,
-                    "recommendations": sorted({e[0] for e in entries}, key=lambda x: _notation_key(self.recommendations.get(x, {}))),
+                    "recommendations": sorted({e[0] for e in entries}, key=lambda x: keys.get(x, unknown_key)),
                     "strength": rinfo.get("strengthLabel") or rinfo.get("strength"),
                     "evidenceStatus": rinfo.get("status"),
                     "rechallenge": all(self.recommendations.get(e[0], {}).get("rechallenge") for e in entries),
@@ -230,7 +236,7 @@ class Recommender:
                 item["reasons"] = _unique(failing.get(regimen, [])) or ["no recommendation of the guideline covers this patient for this regimen"]
                 not_recommended.append(item)
 
-        recommended.sort(key=lambda i: (_notation_key(self.recommendations.get(i["recommendation"], {})), i["label"]))
+        recommended.sort(key=lambda i: (keys.get(i["recommendation"], unknown_key), i["label"]))
         as_of = derived.get("asOf")
         return {
             "patient": record.iri.value,

@@ -88,15 +88,21 @@ _CORE = {SH[name] for name in """
 class _ReadOnlyGraph(rdflib.Graph):
     """An rdflib graph that remembers the answer to every triple pattern asked of it.
 
-    pySHACL asks the shapes graph the same few thousand questions on every run (a shape's
-    message, severity, parameters, list members); the shapes never change after loading, so the
-    answers are kept.  Adding a triple that is not there yet forgets them all.
+    pySHACL asks the shapes graph the same few hundred questions, thousands of times a run (a
+    shape's message, severity, parameters, list members); the shapes never change after loading,
+    so the answers are kept.  Adding a triple that is not there yet forgets them all.  Only the
+    prefixes whose namespace the shapes use are bound (pySHACL copies every binding into each
+    report graph).
     """
+
+    KEEP_AT_MOST = 20_000
 
     def __init__(self, source: rdflib.Graph) -> None:
         super().__init__(bind_namespaces="none")
+        iris = {str(t) for triple in source for t in triple if isinstance(t, rdflib.URIRef)}
         for prefix, namespace in source.namespace_manager.namespaces():
-            self.namespace_manager.bind(prefix, namespace, override=True, replace=True)
+            if any(iri.startswith(str(namespace)) for iri in iris):
+                self.namespace_manager.bind(prefix, namespace, override=True, replace=True)
         self._answers: dict = {}
         for triple in source:
             super().add(triple)
@@ -110,10 +116,11 @@ class _ReadOnlyGraph(rdflib.Graph):
             found = self._answers[triple]
         except (KeyError, TypeError):
             found = list(super().triples(triple))
-            try:
-                self._answers[(s, p, o)] = found
-            except TypeError:  # an unhashable pattern: answered, not kept
-                pass
+            if len(self._answers) < self.KEEP_AT_MOST:  # the shapes ask a few hundred questions
+                try:
+                    self._answers[(s, p, o)] = found
+                except TypeError:  # an unhashable pattern: answered, not kept
+                    pass
         yield from found
 
     def add(self, triple):

@@ -15,6 +15,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 import pyoxigraph as ox
@@ -57,7 +58,7 @@ class Recommender:
         self.rules = [load_query(p) for p in sorted((folder / "rules").glob("*.rq"))]
         self.repeated = [r for r in self.rules if r.extra.get("repeat")]
         # only a repeated rule can be skipped (every rule runs in the first round)
-        self.reads = {r.name: RuleReads.of(r.text) for r in self.repeated}
+        self.reads = {r.path: RuleReads.of(r.text) for r in self.repeated}
         self.q = {p.stem: load_query(p).text for p in sorted((folder / "patient").glob("*.rq"))}
         self.vocabulary = Vocabulary.from_rows(kg.select(self.q["vocabulary"]))
         self.shapes = load_patient_shapes(self.settings.shapes_dir)
@@ -126,17 +127,17 @@ class Recommender:
                 options = {"prefixes": PREFIXES, "use_default_graph_as_union": True,
                            "substitutions": {ox.Variable("patient"): record.iri}}
                 step = 0
-                last_run: dict[str, int] = {}  # rule name -> step of its last run
+                last_run: dict[Path, int] = {}  # rule file -> step of its last run
                 added_at: dict[str, int] = {}  # predicate -> last step that added a triple with it
                 rules = self.rules  # the first round runs every rule, in file order
                 for round_number in range(MAX_ROUNDS):
                     added = 0
                     for rule in rules:
-                        since = last_run.get(rule.name)
-                        if since is not None and not self.reads[rule.name].changed(added_at, since):
+                        since = last_run.get(rule.path)
+                        if since is not None and not self.reads[rule.path].changed(added_at, since):
                             continue
                         step += 1
-                        last_run[rule.name] = step
+                        last_run[rule.path] = step
                         new = [t for t in _run(store, rule.text, options) if t not in known]
                         if new:
                             known.update(new)

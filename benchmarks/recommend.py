@@ -16,8 +16,9 @@ some with cytogenetics, renal impairment or frailty) and prints:
 - batch throughput of ``--records`` records, one at a time in this process (``--no-loop`` skips it);
 - for each size of ``--batch`` and each ``--jobs``: the real command, ``myeloma-kg recommend
   FILE.jsonl --jobs J``, on a JSON Lines file of that many generated records, with patients per
-  second (start-up included, and from the first row on), and memory read from /proc while it
-  runs: the peak RSS summed over the command and its worker processes, the peak PSS (pages shared
+  second (start-up included, and from the first row on), the CPU time per record of the command
+  and its workers (on a shared machine it moves less than the wall time), and memory read from
+  /proc while it runs: the peak RSS summed over the command and its worker processes, the peak PSS (pages shared
   after fork counted once), the largest single process, and the summed RSS when a quarter, half,
   three quarters and all of the rows were out (flat memory means these stay close).
 """
@@ -33,6 +34,7 @@ import os
 import pstats
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -106,6 +108,7 @@ def single_records(recommender: Recommender, texts: list[str], cprofile: int) ->
     stages: dict[str, list[float]] = {}
     recommender.stage_times = stages
     single, validation, reading, conforming = [], [], [], 0
+    cpu0 = time.process_time()
     try:
         for text in texts:
             t0 = time.perf_counter()
@@ -121,8 +124,10 @@ def single_records(recommender: Recommender, texts: list[str], cprofile: int) ->
             conforming += outcome.recommendation is not None
     finally:
         recommender.stage_times = None
+    cpu_ms = (time.process_time() - cpu0) * 1000 / max(1, len(texts))
     print(f"one recommendation (validation included), {len(single)} patients: "
-          f"median {statistics.median(single):.1f} ms, p95 {percentile(single, 0.95):.1f} ms")
+          f"median {statistics.median(single):.1f} ms, p95 {percentile(single, 0.95):.1f} ms"
+          f" (CPU time {cpu_ms:.1f} ms a record)")
     print(f"reading and validation: median {statistics.median(validation):.1f} ms, "
           f"p95 {percentile(validation, 0.95):.1f} ms (reading alone: median {statistics.median(reading):.2f} ms)")
     print(f"records that conformed: {conforming}/{len(single)}")
@@ -221,6 +226,7 @@ def batch_command(texts: list[str], jobs: int) -> dict:
         path.write_text("\n".join(texts) + "\n", encoding="utf-8")
         command = [sys.executable, "-m", "myeloma_kg.cli", "recommend", str(path),
                    "--as-of", AS_OF.isoformat(), "--jobs", str(jobs)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         watch = MemoryWatch(process.pid, len(texts))
@@ -238,6 +244,7 @@ def batch_command(texts: list[str], jobs: int) -> dict:
         watch.sample()
         process.wait()
         seconds = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         watch.done.set()
         watch.join()
     steady = time.perf_counter() if first is None else first
@@ -247,6 +254,7 @@ def batch_command(texts: list[str], jobs: int) -> dict:
             "peak_rss_mib": watch.peak_rss / 1024, "peak_pss_mib": watch.peak_pss / 1024,
             "largest_mib": watch.peak_one / 1024,
             "rss_by_quarter_mib": [round(watch.at_quarter.get(q, 0) / 1024) for q in (1, 2, 3, 4)],
+            "cpu_ms": 1000 * (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / max(1, rows),
             "exit": process.returncode}
 
 
@@ -285,6 +293,8 @@ def main() -> None:
             print(f"\nmyeloma-kg recommend FILE.jsonl --jobs {jobs}, {size} records: {r['rows']} rows"
                   f" ({r['recommended']} with a recommendation, exit {r['exit']}) in {r['seconds']:.1f} s ="
                   f" {r['per_s']:.0f} patients/s (start-up included; {r['steady_per_s']:.0f}/s from the first row)")
+            print(f"  CPU: {r['cpu_ms']:.1f} ms per record, user and system time of the command and its workers"
+                  " (start-up included; on a shared machine it varies less than the wall time)")
             print(f"  memory: peak RSS {r['peak_rss_mib']:.0f} MiB summed over the processes"
                   f" (PSS {r['peak_pss_mib']:.0f} MiB, largest process {r['largest_mib']:.0f} MiB);"
                   f" summed RSS at 1/4, 1/2, 3/4, all rows: {', '.join(map(str, r['rss_by_quarter_mib']))} MiB")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,13 +21,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from _common import free_port
+
 QUERY = "SELECT (COUNT(*) AS ?n) WHERE { ?d a mkg:AntiCD38Antibody }"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def first_answer(env: dict[str, str], limit_s: float = 120.0) -> float:

@@ -42,7 +42,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,9 @@ import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from _common import KeepAlive, free_port
+from _common import memory as memory_of
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES_DIR = ROOT / "queries"
@@ -100,61 +102,7 @@ def is_construct(text: str) -> bool:
     return body.lstrip().upper().startswith("CONSTRUCT")
 
 
-# -- processes, from /proc ------------------------------------------------------------------
-
-def _parent_of(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # the command name is in parentheses and may contain spaces: read after the last ')'
-    return int(stat[stat.rindex(")") + 2:].split()[1])
-
-
-def tree_of(root: int) -> list[int]:
-    """``root`` and all its descendants that are alive now."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            parent = _parent_of(int(entry))
-            if parent is not None:
-                children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [root]
-    while todo and len(found) < 10_000:
-        pid = todo.pop()
-        if Path(f"/proc/{pid}").exists():
-            found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
-
-
-def _field_kib(path: str, name: str) -> int | None:
-    try:
-        with open(path, encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith(name + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def memory_of(root: int) -> dict[str, int | None]:
-    pids = tree_of(root)
-    rss = [_field_kib(f"/proc/{pid}/status", "VmRSS") for pid in pids]
-    pss = [_field_kib(f"/proc/{pid}/smaps_rollup", "Pss") for pid in pids]
-    return {"processes": len(pids),
-            "rss_kib": sum(v or 0 for v in rss),
-            "pss_kib": sum(pss) if pids and all(v is not None for v in pss) else None}
-
-
 # -- the servers ------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def tool(name: str) -> str | None:
     """A console script of this virtualenv (beside the running Python), else one on PATH."""
@@ -261,35 +209,12 @@ def make_servers(names: list[str], data: Path, work: Path) -> list[Server]:
 
 # -- one request --------------------------------------------------------------------------------
 
-class Connection:
-    """A kept-alive HTTP/1.1 connection to one server; opened again after a failure."""
+class Connection(KeepAlive):
+    """A kept-alive connection to one server."""
 
     def __init__(self, server: Server, timeout: float = 120.0) -> None:
-        self.server, self.timeout = server, timeout
-        self.conn: http.client.HTTPConnection | None = None
-
-    def open(self) -> None:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=self.timeout)
-            self.conn.connect()
-
-    def get(self, target: str, accept: str) -> tuple[int, bytes]:
-        self.open()
-        try:
-            self.conn.request("GET", target, headers={"Accept": accept})
-            response = self.conn.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-        if response.will_close:
-            self.close()
-        return response.status, body
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        super().__init__(server.port, timeout)
+        self.server = server
 
 
 def target_of(server: Server, text: str) -> str:

@@ -30,7 +30,6 @@ import cProfile
 import datetime as dt
 import io
 import json
-import os
 import pstats
 import random
 import re
@@ -43,6 +42,7 @@ import threading
 import time
 from pathlib import Path
 
+from _common import kib, percentile, process_tree
 from myeloma_kg import Settings, load_graph
 from myeloma_kg.recommend import Recommender
 
@@ -92,11 +92,6 @@ def generate(rng: random.Random, n: int) -> dict:
 def generated_texts(seed: int, count: int) -> list[str]:
     rng = random.Random(seed)
     return [json.dumps(generate(rng, n)) for n in range(count)]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 # -- one record, warm ------------------------------------------------------------------------
@@ -161,36 +156,6 @@ def print_stages(stages: dict[str, list[float]], records: int, reading_ms: float
 # -- batches through the real command ----------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            text = Path(f"/proc/{pid}/task/{task}/children").read_text()
-            found.extend(int(x) for x in text.split())
-    except OSError:
-        pass
-    return found
-
-
-def _tree(root: int) -> list[int]:
-    pids, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        pids.append(pid)
-        stack.extend(_children(pid))
-    return pids
-
-
-def _kib(path: str, key: str) -> int:
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 class MemoryWatch(threading.Thread):
     """Samples the command's process tree every ``every`` seconds: summed RSS and PSS, the
     largest process, and the summed RSS at each quarter of the rows written."""
@@ -204,9 +169,9 @@ class MemoryWatch(threading.Thread):
         self.done = threading.Event()
 
     def sample(self) -> None:
-        pids = _tree(self.pid)
-        rss = [_kib(f"/proc/{p}/status", "VmRSS") for p in pids]
-        pss = sum(_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in pids)
+        pids = process_tree(self.pid)
+        rss = [kib(f"/proc/{p}/status", "VmRSS") or 0 for p in pids]
+        pss = sum(kib(f"/proc/{p}/smaps_rollup", "Pss") or 0 for p in pids)
         self.peak_rss = max(self.peak_rss, sum(rss))
         self.peak_pss = max(self.peak_pss, pss)
         self.peak_one = max([self.peak_one, *rss])

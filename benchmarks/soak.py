@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import time
 import urllib.parse
 from collections import Counter
 from pathlib import Path
+
+from _common import KeepAlive, free_port, memory, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,46 +51,9 @@ RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 # -- the server's processes, from /proc ---------------------------------------------------------
 
-def _ppid(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[1])  # the name may hold spaces and parentheses
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and every process descended from it."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            ppid = _ppid(int(entry))
-            if ppid is not None:
-                parents[int(entry)] = ppid
-    tree, frontier = [root], [root]
-    for _ in range(10):  # depth bound: the server, its workers, and nothing deeper is expected
-        frontier = [pid for pid, ppid in parents.items() if ppid in frontier and pid not in tree]
-        if not frontier:
-            break
-        tree += frontier
-    return [pid for pid in tree if pid in parents]
-
-
-def _kib(path: str, field: str) -> int:
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def resources(root: int) -> dict[str, int]:
-    pids = process_tree(root)
-    return {"processes": len(pids),
-            "rss_kib": sum(_kib(f"/proc/{pid}/status", "VmRSS") for pid in pids),
-            "pss_kib": sum(_kib(f"/proc/{pid}/smaps_rollup", "Pss") for pid in pids)}
+    found = memory(root)
+    return {**found, "pss_kib": found["pss_kib"] or 0}
 
 
 class Sampler(threading.Thread):
@@ -110,32 +74,12 @@ class Sampler(threading.Thread):
 
 # -- the clients -------------------------------------------------------------------------------
 
-class Client:
-    """One kept-alive HTTP/1.1 connection; reconnects after an error."""
+class Client(KeepAlive):
+    """A kept-alive connection that sends SPARQL queries by GET."""
 
-    def __init__(self, port: int, timeout: float) -> None:
-        self.port, self.timeout = port, timeout
-        self.conn: http.client.HTTPConnection | None = None
-
-    def get(self, query: str) -> tuple[int, bytes]:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+    def get(self, query: str) -> tuple[int, bytes]:  # type: ignore[override]
         path = "/sparql?" + urllib.parse.urlencode({"query": query})
-        try:
-            self.conn.request("GET", path, headers={"Accept": "application/sparql-results+json"})
-            response = self.conn.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-        if response.getheader("Connection", "").lower() == "close":
-            self.close()
-        return response.status, body
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        return super().get(path, "application/sparql-results+json")
 
 
 def cheap_loop(port: int, deadline: float, out: list, errors: Counter, lock: threading.Lock, offset: int) -> None:
@@ -175,17 +119,6 @@ def runaway_loop(port: int, deadline: float, limit: float, out: list, lock: thre
 
 
 # -- the run -----------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
 
 def wait_until_up(port: int, process: subprocess.Popen, tries: int = 150) -> bool:
     for _ in range(tries):
@@ -296,7 +229,7 @@ def main() -> int:
 
     print("\ncheap queries")
     if cheap:
-        p50, p95, p99 = (percentile(cheap, q) * 1000 for q in (50, 95, 99))
+        p50, p95, p99 = (percentile(cheap, q / 100) * 1000 for q in (50, 95, 99))
         print(f"  count {len(cheap)} ({len(cheap) / ran:.0f}/s), latency p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
               f"p99 {p99:.1f} ms, max {max(cheap) * 1000:.1f} ms")
         if p99 >= args.p99_ms:

@@ -1,7 +1,8 @@
 """The project's SPARQL endpoint against two peers on the same data: raw Oxigraph and rdflib-endpoint.
 
     python benchmarks/endpoint_peers.py [--seconds 3] [--clients 1,4] [--rounds 3]
-                                        [--only project,oxigraph,rdflib-endpoint] [--json FILE]
+                                        [--only project,oxigraph,rdflib-endpoint,waitress-eval,waitress-const]
+                                        [--json FILE]
 
 One run:
 
@@ -10,7 +11,10 @@ One run:
 2. starts three servers on free loopback ports, each with the union of the graphs as its default
    graph: ``myeloma-kg serve`` (waitress, query worker processes), ``oxigraph serve-read-only
    --union-default-graph`` over a store made by ``oxigraph load``, and ``rdflib-endpoint serve``
-   (an rdflib ``Dataset(default_union=True)`` under uvicorn);
+   (an rdflib ``Dataset(default_union=True)`` under uvicorn); and two references that show what
+   waitress itself allows (``benchmarks/waitress_floor.py``): ``waitress-eval``, pyoxigraph behind a
+   bare WSGI function with no checks or limits, and ``waitress-const``, the answers computed once
+   at start and looked up, so that only waitress and the HTTP exchange remain;
 3. checks that every query gets the same answer from each server (SELECT: the multiset of rows,
    each a tuple of terms read from SPARQL JSON results; CONSTRUCT: the graphs, compared up to
    blank-node renaming) and stops with exit 1 on a difference, printing it;
@@ -26,8 +30,8 @@ Exit status: 0 after a run (failed requests, such as the project's 503 when too 
 run at once, are counted and shown, not fatal), 1 when the answers differ, 2 when the export or a
 server fails to start, 130 on Ctrl-C or SIGTERM.  Every server started is stopped at the end, on an
 error and on Ctrl-C.  Needs the ``bench`` extra (``pip install -e '.[bench]'``) for ``oxigraph``
-and ``rdflib-endpoint``.  Linux (/proc).  A run with the defaults takes about two and a half
-minutes on two cores.
+and ``rdflib-endpoint``.  Linux (/proc).  A run with the defaults takes about four minutes on
+two cores.
 
 Raw Oxigraph here is the ``oxigraph`` server on its on-disk (RocksDB) store, as it is deployed;
 the project's workers hold in-memory pyoxigraph stores, which scale better across concurrent
@@ -57,7 +61,7 @@ from _common import memory as memory_of
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES_DIR = ROOT / "queries"
-SERVERS = ("project", "oxigraph", "rdflib-endpoint")
+SERVERS = ("project", "oxigraph", "rdflib-endpoint", "waitress-eval", "waitress-const")
 
 PREFIXES = """PREFIX mkg: <https://w3id.org/myeloma-kg/ontology#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -198,6 +202,11 @@ def make_servers(names: list[str], data: Path, work: Path) -> list[Server]:
             servers.append(Server(name, [binary, "serve-read-only", "--location", str(location),
                                          "--bind", f"127.0.0.1:{port}", "--union-default-graph"],
                                   port, "/query", log))
+        elif name in ("waitress-eval", "waitress-const"):
+            mode = "evaluate" if name == "waitress-eval" else "constant"
+            servers.append(Server(name, [sys.executable, str(Path(__file__).with_name("waitress_floor.py")), "--data", str(data),
+                                         "--port", str(port), "--mode", mode, "--queries", str(work / "queries.json")],
+                                  port, "/sparql", log))
         elif name == "rdflib-endpoint":
             binary = tool("rdflib-endpoint")
             if binary is None:
@@ -436,12 +445,13 @@ def _num(value, width: int, digits: int) -> str:
 
 def table(cells: dict[tuple[str, int, str], dict], servers: list[str], queries: list[str], client_counts: list[int],
           sizes: dict[str, int]) -> str:
-    short = {"project": "project", "oxigraph": "oxigraph", "rdflib-endpoint": "rdflib-ep"}
+    short = {"project": "project", "oxigraph": "oxigraph", "rdflib-endpoint": "rdflib-ep",
+             "waitress-eval": "w-eval", "waitress-const": "w-const"}
     labels = {name: f"{name} ({sizes[name]})" if name in sizes else name for name in queries}
     width = max(12, *(len(label) for label in labels.values()))
     head = f"{'query':<{width}} {'cl':>2} "
     head += " ".join(f"{short[s] + ' req/s':>17} {'p50':>7} {'p99':>7}" for s in servers)
-    peers = [s for s in ("oxigraph", "rdflib-endpoint") if s in servers and "project" in servers]
+    peers = [s for s in ("oxigraph", "rdflib-endpoint", "waitress-eval", "waitress-const") if s in servers and "project" in servers]
     head += "".join(f" {'proj/' + short[p][:3]:>9}" for p in peers)
     lines = [head, "-" * len(head)]
     for name in queries:
@@ -460,7 +470,8 @@ def table(cells: dict[tuple[str, int, str], dict], servers: list[str], queries: 
     lines.append("req/s: answered requests per second (200 only); p50/p99: latency in ms; "
                  "!N: N failed requests; (N): rows or triples of the answer;")
     if peers:
-        lines.append("proj/oxi, proj/rdf: the project's req/s divided by raw Oxigraph's and rdflib-endpoint's.")
+        lines.append("proj/X: the project's req/s divided by that peer's (oxi: raw Oxigraph, rdf: rdflib-endpoint, "
+                     "w-e / w-c: waitress with bare pyoxigraph / with the answers precomputed).")
     return "\n".join(lines)
 
 
@@ -519,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
             quads = sum(1 for line in data.read_bytes().splitlines() if line.strip())
             print(f"exported {quads} quads with inferred triples in {time.monotonic() - began:.1f} s", file=sys.stderr)
 
+            (work / "queries.json").write_text(json.dumps(queries), encoding="utf-8")  # for waitress-const
             servers = make_servers(args.only, data, work)
             for server in servers:
                 server.start()
@@ -563,7 +575,8 @@ def main(argv: list[str] | None = None) -> int:
                     "ratios": [{"query": q, "clients": c,
                                 **{f"project/{p}": (round(figures[(q, c, "project")]["rps"] / figures[(q, c, p)]["rps"], 3)
                                                     if figures[(q, c, "project")]["rps"] and figures[(q, c, p)]["rps"] else None)
-                                   for p in ("oxigraph", "rdflib-endpoint") if p in names and "project" in names}}
+                                   for p in ("oxigraph", "rdflib-endpoint", "waitress-eval", "waitress-const")
+                                   if p in names and "project" in names}}
                                for q in queries for c in args.clients],
                     "memory": memory,
                     "startup_s": {s.name: round(s.started_s, 2) for s in servers},

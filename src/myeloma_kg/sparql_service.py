@@ -157,8 +157,13 @@ def handle(store: ox.Store, graphs: frozenset[str], job: Job) -> tuple:
     return checked.form, media, body, rows, variables, time.perf_counter() - started
 
 
-def evaluate(store: ox.Store, text: str, media_type: str, default_graphs, named_graphs, max_rows: int):
-    """Run a checked query once; (body, rows, variables).  Raises OverflowError past ``max_rows``."""
+def evaluate(store: ox.Store, text: str, media_type: str, default_graphs, named_graphs, max_rows: int | None):
+    """Run a checked query once; (body, rows, variables).  Raises OverflowError past ``max_rows``.
+
+    ``max_rows`` None: the text is known to stay within the limit on this store (it ran to the end
+    in a worker, and the store is read-only), so a SELECT is written straight in the media type
+    asked for, without counting its rows (rows is then -1).
+    """
     kwargs = {"prefixes": PREFIXES}
     if default_graphs:
         kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
@@ -169,6 +174,8 @@ def evaluate(store: ox.Store, text: str, media_type: str, default_graphs, named_
     result = store.query(text, **kwargs)
     if isinstance(result, ox.QuerySolutions):
         variables = [v.value for v in result.variables]
+        if max_rows is None:
+            return result.serialize(format=RESULT_TYPES[media_type]), -1, variables
         counter = _RowCounter(max_rows)
         try:
             result.serialize(counter, format=ox.QueryResultsFormat.TSV)
@@ -183,7 +190,7 @@ def evaluate(store: ox.Store, text: str, media_type: str, default_graphs, named_
         return result.serialize(format=RESULT_TYPES[media_type]), 1, []
     triples = []
     for triple in result:
-        if len(triples) >= max_rows:
+        if max_rows is not None and len(triples) >= max_rows:
             raise OverflowError(f"the result has more than {max_rows} triples; add a LIMIT")
         triples.append(triple)
     prefixes = None if media_type == "application/n-triples" else PREFIXES
@@ -286,7 +293,7 @@ class SparqlService:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._long = 0  # queries running past limits.short_s now
-        self._fast: OrderedDict[tuple, str] = OrderedDict()  # (text, dataset) -> form, see _run_here
+        self._fast: OrderedDict[tuple, tuple[str, int]] = OrderedDict()  # (text, dataset) -> (form, rows), see _run_here
         self._here = threading.Lock()  # held while a query runs in the server
         self.max_long = max(1, workers - 1)
         # Load and warm the parser here, once: forked workers inherit it, so a fresh worker's first
@@ -342,12 +349,13 @@ class SparqlService:
         (None: nothing fits the client's Accept), since the kind is known only once it is parsed.
         """
         key = (text, tuple(default_graphs), tuple(named_graphs))
-        form = self._known_fast(key)
+        known = self._known(key)
+        form = known[0] if known else None
         # One query at a time runs here (the engine holds the interpreter while it runs); when
         # another thread is already at it, the worker processes answer in parallel instead.
         if form is not None and self._here.acquire(blocking=False):
             try:
-                return self._run_here(form, results_media, graph_media, key)
+                return self._run_here(known, results_media, graph_media, key)
             finally:
                 self._here.release()
         job = Job(text, results_media, graph_media, key[1], key[2], self.limits.max_rows, run=self.remote is None)
@@ -364,7 +372,7 @@ class SparqlService:
         if self.remote is not None:
             body, rows, variables = self._run_remote(text, media, list(default_graphs), list(named_graphs))
         elif seconds < self.limits.fast_s:
-            self._remember_fast(key, form)
+            self._remember_fast(key, form, rows)
         return media, body, rows, variables
 
     # A query that a sandboxed worker has already checked and answered quickly may run here, in
@@ -377,26 +385,32 @@ class SparqlService:
         return self._known_fast((text, (), ()))
 
     def _known_fast(self, key: tuple) -> str | None:
-        with self._lock:
-            form = self._fast.get(key)
-            if form is not None:
-                self._fast.move_to_end(key)
-            return form
+        known = self._known(key)
+        return known[0] if known else None
 
-    def _remember_fast(self, key: tuple, form: str) -> None:
+    def _known(self, key: tuple) -> tuple[str, int] | None:
         with self._lock:
-            self._fast[key] = form
+            known = self._fast.get(key)
+            if known is not None:
+                self._fast.move_to_end(key)
+            return known
+
+    def _remember_fast(self, key: tuple, form: str, rows: int) -> None:
+        with self._lock:
+            self._fast[key] = (form, rows)
             while len(self._fast) > FAST_MEMORY:
                 self._fast.popitem(last=False)
 
-    def _run_here(self, form: str, results_media, graph_media, key: tuple) -> tuple[str, bytes, int, list[str]]:
+    def _run_here(self, known: tuple[str, int], results_media, graph_media, key: tuple) -> tuple[str, bytes, int, list[str]]:
+        form, rows = known
         media = results_media if form in ("SELECT", "ASK") else graph_media
         if media is None:
             offered = RESULT_TYPES if form in ("SELECT", "ASK") else GRAPH_TYPES
             raise SparqlRequestError(406, f"no result format fits the Accept header; this query can answer as {', '.join(offered)}")
         text, default_graphs, named_graphs = key
         try:
-            body, rows, variables = evaluate(self.store, text, media, default_graphs, named_graphs, self.limits.max_rows)
+            # within the row limit: it ran to the end in a worker on this same read-only store
+            body, _uncounted, variables = evaluate(self.store, text, media, default_graphs, named_graphs, None)
         except OverflowError as exc:
             raise SparqlRequestError(400, str(exc)) from None
         return media, body, rows, variables

@@ -31,7 +31,7 @@ def test_every_command_has_help(cli, command):
 def test_query_by_name_as_json(cli):
     result = cli("query", "drug-identifiers", "--param", "drug=drug:isatuximab", "--format", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     codes = {b["code"]["value"] for b in data["results"]["bindings"]}
     assert {"C90578", "L01FC02", "DB14811"} <= codes
 

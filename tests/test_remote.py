@@ -23,6 +23,7 @@ from myeloma_kg import Settings, load_graph
 from myeloma_kg.cli import main
 from myeloma_kg.errors import StoreError
 from myeloma_kg.remote import RemoteStore, bind_values, own_dataset
+from myeloma_kg.store import META_GRAPH
 
 from conftest import _free_port
 from stores import (ENGINE, LOAD_ENV, load_into, oxigraph_read_only, oxigraph_server, oxigraph_url,  # noqa: F401
@@ -154,8 +155,19 @@ def test_load_says_what_it_put_there_and_counts_it_back(store_url, kg):
     output = load_into(store_url, LOAD_ENV.get(store_url))
     for graph in kg.graph_names(inferred=True):
         assert f"{graph.value}: {kg.count(graph)} triples sent, {kg.count(graph)} counted back" in output
-    total = sum(kg.count(g) for g in kg.graph_names(inferred=True))
-    assert f"loaded and checked: {len(kg.graph_names(inferred=True))} graphs, {total} triples" in output
+    # and the meta graph: one triple, the hash of the files, so the store's copy knows its version
+    assert f"{META_GRAPH.value}: 1 triples sent, 1 counted back" in output
+    total = sum(kg.count(g) for g in kg.graph_names(inferred=True)) + 1
+    assert f"loaded and checked: {len(kg.graph_names(inferred=True)) + 1} graphs, {total} triples" in output
+
+
+def test_a_remote_copy_knows_the_version_and_content_hash_of_what_was_loaded(store_url, kg):
+    from myeloma_kg.version import graph_version, remote_version
+
+    copy = load_graph(Settings.load({"store": store_url}, environ={}))
+    assert graph_version(copy) == graph_version(kg)
+    assert remote_version(copy.remote) == graph_version(kg)
+    assert graph_version(kg).content_hash == f"sha256:{kg.digest}"
 
 
 def test_each_store_holds_the_same_graphs_up_to_blank_node_names(store_url, kg):

@@ -64,6 +64,7 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
     """Run a named query of queries/ (see 'myeloma-kg queries') or a .rq file."""
     from .queries import QueryCatalog
     from .results import render
+    from .version import graph_version, remote_version
 
     settings = _settings(ctx, store=store)
     try:
@@ -82,9 +83,11 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
                 # the dataset (the project's graphs on that store) goes with the query
                 remote = open_remote(settings.store, settings.query_timeout_s)
                 click.echo(render(remote.query(named.text, named.bind(values)), fmt))
+                _say_version(remote_version(remote))
                 return
             kg = _load(settings)
             click.echo(render(kg.query(named.text, named.bind(values)), fmt))
+            _say_version(graph_version(kg))
             return
         from .patients import read_file
         from .recommend import Recommender
@@ -99,8 +102,14 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
         bindings = named.bind(values)
         with recommender.derived(record):
             click.echo(render(recommender.work.query(named.text, bindings), fmt))
+        _say_version(recommender.graph_version)
     except MyelomaKGError as exc:
         _fail(exc)
+
+
+def _say_version(version) -> None:
+    """Which graph answered, on standard error so that the answer itself stays machine-readable."""
+    click.echo(f"answered by graph version {version.label()}", err=True)
 
 
 @main.command("queries")
@@ -407,6 +416,7 @@ def load(ctx: click.Context, store: str) -> None:
     from what was sent is reported and the exit status is 1.
     """
     from .remote import open_remote
+    from .store import META_GRAPH
 
     settings = _settings(ctx)
     try:
@@ -414,7 +424,7 @@ def load(ctx: click.Context, store: str) -> None:
         remote = open_remote(store, max(30.0, settings.query_timeout_s))
         sent: dict[str, int] = {}
         held: dict[str, int] = {}
-        for graph in kg.graph_names(inferred=True):
+        for graph in kg.graph_names(inferred=True) + [META_GRAPH]:  # meta: the content hash, for the version
             name = graph.value
             sent[name] = remote.replace_graph(name, kg.triples([graph]))
             held[name] = remote.count(name)

@@ -27,6 +27,7 @@ from .patients import PatientRecord, Vocabulary, read_text
 from .queries import load_query
 from .store import KnowledgeGraph, to_python
 from .validate import ValidationReport, load_patient_shapes, validate_record
+from .version import graph_version
 
 MAX_ROUNDS = 12
 RENEW_AFTER = 100  # patients between rebuilds of the working store (see Recommender.derived)
@@ -54,6 +55,7 @@ class Recommender:
     def __init__(self, kg: KnowledgeGraph, settings: Settings | None = None) -> None:
         self.kg = kg
         self.settings = settings or kg.settings
+        self.graph_version = graph_version(kg)
         folder = self.settings.queries_dir
         self.rules = [load_query(p) for p in sorted((folder / "rules").glob("*.rq"))]
         self.repeated = [r for r in self.rules if r.extra.get("repeat")]
@@ -179,6 +181,7 @@ class Recommender:
             self._timed("query supportive-care", t0)
         t0 = time.perf_counter()
         result = self._assemble(record, derived, verdicts, partners, cautions, care, report)
+        result["graphVersion"] = self.graph_version.as_json()  # which graph answered, so a user can pin it
         self._timed("assemble JSON", t0)
         return Outcome(report, result)
 
@@ -398,6 +401,9 @@ def render_text(result: dict[str, Any]) -> str:
             lines.append(f"  [{action['kind']}] {action['statement']}")
     if result.get("warnings"):
         lines += ["", "Warnings:"] + [f"  {w}" for w in result["warnings"]]
+    if result.get("graphVersion"):
+        v = result["graphVersion"]
+        lines += ["", f"Answered by graph version {v['version']}" + (f" ({v['contentHash']})" if v.get("contentHash") else "")]
     return "\n".join(lines)
 
 

@@ -106,11 +106,12 @@ class KnowledgeGraph:
             except OSError as exc:
                 raise StoreError(f"cannot open the store folder {folder}: {exc}") from exc
         kg = cls(store, settings, digest)
-        if kg._stored_digest() != digest:
+        if kg.stored_digest() != digest:
             kg._reload(sources)
         return kg
 
-    def _stored_digest(self) -> str | None:
+    def stored_digest(self) -> str | None:
+        """The hash of the files the store was loaded from, as recorded in its meta graph."""
         for quad in self.store.quads_for_pattern(None, _HASH_PREDICATE, None, META_GRAPH):
             return quad.object.value
         return None

@@ -15,6 +15,7 @@ from ..recommend import Recommender
 from ..sparql_service import Limits, SparqlService
 from .sparql import RepeatedQueries, security_headers
 from ..store import KnowledgeGraph
+from ..version import HEADER as VERSION_HEADER, graph_version
 
 
 def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = None, *,
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.extensions["kg"] = kg
     app.extensions["recommender"] = Recommender(kg, settings)
+    version = app.extensions["graph_version"] = graph_version(kg)
     graphs = [g.value for g in kg.graph_names(inferred=True)]
     limits = Limits(timeout_s=settings.query_timeout_s, max_rows=settings.max_result_rows)
     if kg.remote is not None:  # --store URL: the endpoint forwards checked queries to the triple store
@@ -51,9 +53,14 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     def headers(response):
         for name, value in security_headers(request.path):
             response.headers.setdefault(name, value)
+        response.headers[VERSION_HEADER] = version.label()  # every answer says which graph gave it
         return response
 
-    app.wsgi_app = RepeatedQueries(app.wsgi_app, app.extensions["sparql"])
+    @app.context_processor
+    def version_of_graph():
+        return {"graph_version": version}
+
+    app.wsgi_app = RepeatedQueries(app.wsgi_app, app.extensions["sparql"], version.label())
 
     @app.errorhandler(413)
     def too_large(_error):

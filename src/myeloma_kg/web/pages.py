@@ -171,8 +171,11 @@ def download(ext: str):
         abort(404)
     name = DOWNLOAD_FORMATS[ext]
     data = current_app.extensions["kg"].export(name, inferred=True)
+    version = current_app.extensions["graph_version"]
+    if ext in ("ttl", "nt", "trig"):  # formats with comments say the version on their first line
+        data = f"# myeloma-kg graph version {version.version}, content {version.content_hash}\n".encode() + data
     response = Response(data, mimetype=EXPORT_FORMATS[name][2])
-    response.headers["Content-Disposition"] = f"attachment; filename=myeloma-kg.{ext}"
+    response.headers["Content-Disposition"] = f"attachment; filename=myeloma-kg-{version.version}.{ext}"
     return response
 
 

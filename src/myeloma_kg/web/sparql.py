@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, request
 
 from ..errors import SparqlRequestError
 from ..sparql_service import GRAPH_TYPES, RESULT_TYPES
+from ..version import HEADER as VERSION_HEADER
 
 sparql = Blueprint("sparql", __name__)
 
@@ -61,8 +62,9 @@ class RepeatedQueries:
     the endpoint below would give, with the same headers.
     """
 
-    def __init__(self, app, service) -> None:
+    def __init__(self, app, service, version_label: str = "") -> None:
         self.app, self.service = app, service
+        self.version = [(VERSION_HEADER, version_label)] if version_label else []
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == "/sparql" and environ.get("REQUEST_METHOD") == "GET":
@@ -70,7 +72,7 @@ class RepeatedQueries:
             if answer is not None:
                 media, body = answer
                 start_response("200 OK", [("Content-Type", _content_type(media)), ("Content-Length", str(len(body))),
-                                          *security_headers("/sparql")])
+                                          *security_headers("/sparql"), *self.version])
                 return [body]
         return self.app(environ, start_response)
 
@@ -149,9 +151,17 @@ def service_description() -> Response:
     base = request.url_root.rstrip("/")
     graphs = current_app.extensions["sparql"].graphs
     named = "\n".join(f"        sd:namedGraph [ sd:name <{g}> ] ;" for g in sorted(graphs))
+    version = current_app.extensions["graph_version"]
+    pinned = f"""        owl:versionInfo "{version.version}" ;"""
+    if version.version_iri:
+        pinned += f"""\n        owl:versionIRI <{version.version_iri}> ;"""
+    if version.content_hash:
+        pinned += f"""\n        dcterms:identifier "{version.content_hash}" ;"""
     text = f"""@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
 @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
 @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+@prefix dcterms: <http://purl.org/dc/terms/> .
 
 <{base}/sparql> a sd:Service ;
     sd:endpoint <{base}/sparql> ;
@@ -163,6 +173,7 @@ def service_description() -> Response:
     sd:defaultDataset [
         a sd:Dataset ;
         rdfs:comment "The default graph is the union of the named graphs." ;
+{pinned}
 {named}
     ] ;
     rdfs:comment "Read-only. Each query is stopped after {settings.query_timeout_s:g} seconds and may return at most {settings.max_result_rows} rows; requests larger than {settings.max_request_bytes} bytes are refused. At most {current_app.extensions["sparql"].max_long} queries may run longer than {current_app.extensions["sparql"].limits.short_s:g} s at once. SERVICE, LOAD, updates and FROM of graphs outside this store are refused, and the server never connects to another server." .

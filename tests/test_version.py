@@ -1,0 +1,110 @@
+"""Every answer says which version of the graph gave it: the version the ontology header states and
+the hash of the files the graph was loaded from."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+import rdflib
+from click.testing import CliRunner
+from rdflib.namespace import DCTERMS, OWL
+
+from myeloma_kg.cli import main
+from myeloma_kg.store import SourceFiles
+from myeloma_kg.version import HEADER, ONTOLOGY_IRI, graph_version
+from myeloma_kg.web import create_app
+
+from conftest import ROOT
+
+EXAMPLE = ROOT / "examples" / "patients" / "len-refractory-first-relapse.json"
+
+
+@pytest.fixture(scope="module")
+def stated(settings):
+    """What the files say, read without the project's code: the header's version and IRI, the hash."""
+    g = rdflib.Graph().parse(settings.tbox_file)
+    ontology = rdflib.URIRef(ONTOLOGY_IRI)
+    return {"version": str(g.value(ontology, OWL.versionInfo)), "versionIRI": str(g.value(ontology, OWL.versionIRI)),
+            "contentHash": "sha256:" + SourceFiles.of(settings).digest()}
+
+
+@pytest.fixture(scope="module")
+def client(kg, settings):
+    return create_app(settings, kg).test_client()
+
+
+def test_the_version_is_the_ontology_headers_and_the_hash_is_of_the_files(kg, stated):
+    assert graph_version(kg).as_json() == stated
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", stated["contentHash"])
+
+
+def test_a_changed_file_changes_the_hash_but_not_the_version(kg, settings, tmp_path, stated):
+    from myeloma_kg import load_graph
+
+    draft = tmp_path / "draft.ttl"
+    draft.write_text('<https://w3id.org/myeloma-kg/drug/daratumumab> <http://www.w3.org/2000/01/rdf-schema#comment> "x" .\n')
+    other = graph_version(load_graph(settings, reason=False, extra=[draft]))
+    assert other.version == stated["version"]
+    assert other.content_hash != stated["contentHash"]
+
+
+def test_recommend_json_and_text_name_the_version(stated):
+    result = CliRunner().invoke(main, ["recommend", str(EXAMPLE), "--format", "json", "--as-of", "2026-11-24"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["graphVersion"] == stated
+    result = CliRunner().invoke(main, ["recommend", str(EXAMPLE), "--as-of", "2026-11-24"])
+    assert f"Answered by graph version {stated['version']} ({stated['contentHash']})" in result.stdout
+
+
+def test_query_says_the_version_on_standard_error_and_keeps_the_answer_clean(stated):
+    result = CliRunner().invoke(main, ["query", "drug-identifiers", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)  # the answer itself is untouched
+    assert f"answered by graph version {stated['version']} ({stated['contentHash'][:19]})" in result.stderr
+
+
+def test_api_recommend_names_the_version(client, stated):
+    answer = client.post("/api/recommend?asOf=2026-11-24", data=EXAMPLE.read_bytes(), content_type="application/json")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["graphVersion"] == stated
+    assert answer.headers[HEADER].startswith(stated["version"] + " (" + stated["contentHash"][:19])
+
+
+@pytest.mark.parametrize("path", ["/", "/drug/daratumumab", "/api/queries", "/sparql?query=ASK%7B%7D",
+                                  "/no/such/page", "/sparql?query=SELEC", "/download/myeloma-kg.ttl"])
+def test_every_http_answer_carries_the_version_header(client, stated, path):
+    answer = client.get(path)
+    assert answer.headers.get(HEADER, "").startswith(stated["version"] + " (sha256:"), (path, answer.status_code)
+
+
+def test_every_page_footer_shows_the_version(client, stated):
+    for path in ("/", "/drug/daratumumab", "/search?q=dara", "/query"):
+        page = client.get(path).get_data(as_text=True)
+        footer = page[page.index("<footer"):]
+        assert stated["version"] in footer and stated["contentHash"][:19] in footer, path
+
+
+def test_the_service_description_states_the_version(client, stated):
+    answer = client.get("/sparql", headers={"Accept": "text/turtle"})
+    g = rdflib.Graph().parse(data=answer.get_data(as_text=True), format="turtle")
+    assert {str(o) for o in g.objects(None, OWL.versionInfo)} == {stated["version"]}
+    assert {str(o) for o in g.objects(None, OWL.versionIRI)} == {stated["versionIRI"]}
+    assert {str(o) for o in g.objects(None, DCTERMS.identifier)} == {stated["contentHash"]}
+
+
+def test_downloads_are_named_by_version_and_say_it(client, stated):
+    answer = client.get("/download/myeloma-kg.nt")
+    assert f"myeloma-kg-{stated['version']}.nt" in answer.headers["Content-Disposition"]
+    first = answer.get_data(as_text=True).split("\n", 1)[0]
+    assert first == f"# myeloma-kg graph version {stated['version']}, content {stated['contentHash']}"
+    rdflib.Graph().parse(data=answer.get_data(as_text=True), format="nt")  # still valid N-Triples
+
+
+def test_the_fast_path_of_the_endpoint_carries_the_version_too(live_server, stated):
+    query = urllib.request.quote("SELECT ?d WHERE { ?d a <https://w3id.org/myeloma-kg/ontology#Drug> }")
+    for _ in range(3):  # the first run teaches the server the query is fast; later ones take the short path
+        with urllib.request.urlopen(f"{live_server}/sparql?query={query}", timeout=30) as answer:
+            assert answer.headers[HEADER].startswith(stated["version"])

@@ -445,5 +445,51 @@ def load(ctx: click.Context, store: str) -> None:
     click.echo(f"loaded and checked: {len(sent)} graphs, {sum(held.values())} triples, every graph counted back as sent")
 
 
+@main.command()
+@click.option("--output", "output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The release folder (default: <releases folder>/<version>, see MYELOMA_KG_RELEASES_DIR).")
+@click.option("--force", is_flag=True, help="Replace a release of the same version that holds other content.")
+@click.option("--store", default=None, help=STORE_HELP)
+@click.pass_context
+def release(ctx: click.Context, output: Path | None, force: bool, store: str | None) -> None:
+    """Write a release: the graph (Turtle, N-Triples, JSON-LD; with and without inferred triples),
+    the SSSOM mappings and the FHIR Bundle, named by the graph's version, with checksums."""
+    from .release import write_release
+
+    settings = _settings(ctx, store=store)
+    try:
+        done = write_release(_load(settings), settings, output, force=force)
+    except MyelomaKGError as exc:
+        _fail(exc)
+    click.echo(f"release {done.version} ({done.content_hash}) written to {done.folder}:")
+    for item in done.manifest["files"]:
+        click.echo(f"  {item['file']}  {item['bytes']} bytes")
+    click.echo("  release.json, SHA256SUMS (check with: sha256sum -c SHA256SUMS)")
+
+
+@main.command(name="diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--exit-code", "exit_code", is_flag=True, help="Exit with status 1 when the versions differ.")
+@click.pass_context
+def diff_command(ctx: click.Context, old: str, new: str, fmt: str, exit_code: bool) -> None:
+    """What changed from OLD to NEW: each a release folder, a checkout folder, or a git revision of
+    this checkout's content.  Per recommendation, criterion, trial, outcome and drug in clinical
+    words, then the raw triple difference."""
+    import json as _json
+
+    from .diff import diff
+
+    settings = _settings(ctx)
+    try:
+        found = diff(old, new, settings)
+    except MyelomaKGError as exc:
+        _fail(exc)
+    click.echo(_json.dumps(found.as_json(), indent=2, ensure_ascii=False) if fmt == "json" else found.text())
+    if exit_code and (found.entities or found.added_triples or found.removed_triples):
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -98,6 +98,7 @@ class Settings:
     query_workers: int = 4  # SPARQL worker processes of the public endpoint (at least 2 keeps one for short queries)
     reason: bool = True  # compute the inferred graph (cached) when the store is loaded
     data_dir: Path | None = None  # imported data (RxNorm); default the user data folder
+    releases_dir: Path | None = None  # release folders (one per version); default <data folder>/releases
 
     @property
     def ontology_dir(self) -> Path:
@@ -128,6 +129,10 @@ class Settings:
         if self.data_dir is not None:
             return self.data_dir
         return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+    @property
+    def releases_path(self) -> Path:
+        return self.releases_dir if self.releases_dir is not None else self.data_path / "releases"
 
     @property
     def cache_path(self) -> Path:

@@ -57,3 +57,13 @@ class SparqlRequestError(MyelomaKGError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ReleaseError(MyelomaKGError):
+    """A release cannot be written or read: a version clash, a folder that is not a release."""
+
+    exit_code = 1
+
+
+class DiffInputError(MyelomaKGError):
+    """One side of a diff is neither a release folder, a checkout nor a git revision of the content."""

@@ -1,0 +1,264 @@
+"""What changed between two versions of the graph, in clinical words, and the raw triples.
+
+A side of a diff is a release folder (its asserted Turtle), a checkout folder (its ontology files
+as they are now) or a git revision of the checkout (its ontology files at that commit).  The
+clinical part runs ``queries/diff/aspects.rq`` on each side: every value of every property of the
+entities it lists (recommendations, criteria, trials, outcomes, drugs, ...), named with the
+ontology's own labels; the two sides are compared per entity and property.  The raw part is the
+triple difference after the blank nodes are given canonical names (rdflib.compare), so only real
+changes remain.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from .errors import DiffInputError, MyelomaKGError
+from .namespaces import PREFIXES
+from .queries import load_query
+from .release import MANIFEST, Release
+
+_GIT_TIMEOUT_S = 30
+
+
+@dataclass
+class Side:
+    """One version: its name (version and where it came from) and its asserted triples."""
+
+    name: str
+    version: str
+    content_hash: str | None
+    store: ox.Store  # the triples in the default graph
+
+
+def _store_of(triples) -> ox.Store:
+    store = ox.Store()
+    store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples])
+    return store
+
+
+def _from_kg(kg, name: str) -> Side:
+    from .version import graph_version
+
+    v = graph_version(kg)
+    return Side(name, v.version, v.content_hash, _store_of(kg.triples(kg.graph_names(inferred=False))))
+
+
+def _from_checkout(home: Path, settings, name: str) -> Side:
+    from .store import KnowledgeGraph
+
+    with tempfile.TemporaryDirectory() as empty:  # no imported data: only the files of that checkout
+        local = settings.with_overrides({"home": str(home), "store": "memory", "data_dir": empty})
+        try:
+            kg = KnowledgeGraph.open(local)
+        except MyelomaKGError as exc:
+            raise DiffInputError(f"{name}: the ontology files cannot be read: {exc}") from None
+        return _from_kg(kg, name)
+
+
+def _from_release(folder: Path, name: str) -> Side:
+    release = Release.read(folder)
+    path = release.graph_file()
+    try:
+        triples = ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)
+        store = _store_of(list(triples))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DiffInputError(f"{name}: the release's graph {path.name} cannot be read: {exc}") from None
+    return Side(name, release.version, release.content_hash, store)
+
+
+def _git(home: Path, *args: str) -> bytes:
+    try:
+        done = subprocess.run(["git", "-C", str(home), *args], capture_output=True, timeout=_GIT_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DiffInputError(f"git could not be run in {home}: {exc}") from None
+    if done.returncode != 0:
+        raise DiffInputError(done.stderr.decode(errors="replace").strip() or f"git {' '.join(args)} failed")
+    return done.stdout
+
+
+def _from_revision(revision: str, settings, name: str) -> Side:
+    home = settings.home
+    if revision.startswith("-"):
+        raise DiffInputError(f"{revision!r} is not a git revision")
+    try:
+        commit = _git(home, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").decode().strip()
+    except DiffInputError:
+        raise DiffInputError(f"{revision!r} is neither a release folder, a checkout, nor a git revision of {home}") from None
+    files = [p for p in _git(home, "ls-tree", "-r", "--name-only", commit, "--", "ontology").decode().splitlines()
+             if p.endswith(".ttl")]
+    if "ontology/myeloma-kg.ttl" not in files:
+        raise DiffInputError(f"git revision {revision} has no ontology/myeloma-kg.ttl")
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in files:
+            target = Path(tmp) / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(_git(home, "show", f"{commit}:{path}"))
+        return _from_checkout(Path(tmp), settings, name)
+
+
+def open_side(ref: str, settings) -> Side:
+    """A release folder, a checkout folder or a git revision, by what ``ref`` names."""
+    path = Path(ref)
+    if path.is_dir():
+        if (path / MANIFEST).is_file():
+            return _from_release(path, ref)
+        if (path / "ontology" / "myeloma-kg.ttl").is_file():
+            return _from_checkout(path, settings, ref)
+        raise DiffInputError(f"{ref} is a folder but neither a release (no {MANIFEST}) nor a checkout (no ontology/myeloma-kg.ttl)")
+    return _from_revision(ref, settings, ref)
+
+
+# -- comparing -------------------------------------------------------------------------------
+
+@dataclass
+class EntityChange:
+    entity: str
+    kind: str
+    heading: str
+    order: int
+    label: str
+    status: str  # "added", "removed" or "changed"
+    changes: list[dict[str, Any]] = field(default_factory=list)  # {aspect, property, added, removed}
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entity": self.entity, "kind": self.kind, "label": self.label, "status": self.status,
+                "changes": self.changes}
+
+
+def _aspects(store: ox.Store, text: str) -> dict[str, dict[str, Any]]:
+    entities: dict[str, dict[str, Any]] = {}
+    for row in store.query(text, prefixes=PREFIXES):
+        iri = row["entity"].value
+        order = int(row["order"].value)
+        item = entities.setdefault(iri, {"label": row["label"].value, "kind": row["kind"].value,
+                                         "heading": row["heading"].value, "order": order, "values": {}})
+        if order < item["order"]:  # an entity of several kinds is reported under the first
+            item.update(kind=row["kind"].value, heading=row["heading"].value, order=order)
+        key = (row["property"].value, row["aspect"].value)
+        item["values"].setdefault(key, {})[str(row["value"])] = row["shown"].value
+    return entities
+
+
+def _compare(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[EntityChange]:
+    found = []
+    for iri in sorted(set(old) | set(new)):
+        before, after = old.get(iri), new.get(iri)
+        item = after or before
+        if before is None or after is None:
+            found.append(EntityChange(iri, item["kind"], item["heading"], item["order"], item["label"],
+                                      "added" if before is None else "removed"))
+            continue
+        changes = []
+        for key in sorted(set(before["values"]) | set(after["values"]), key=lambda k: k[1]):
+            was, now = before["values"].get(key, {}), after["values"].get(key, {})
+            if set(was) == set(now):
+                continue
+            changes.append({"aspect": key[1], "property": key[0],
+                            "removed": sorted(was[v] for v in set(was) - set(now)),
+                            "added": sorted(now[v] for v in set(now) - set(was))})
+        if changes:
+            found.append(EntityChange(iri, item["kind"], item["heading"], item["order"], after["label"], "changed", changes))
+    return sorted(found, key=lambda c: (c.order, _natural(c.label)))
+
+
+def _natural(text: str) -> tuple:
+    import re
+
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text))
+
+
+def _raw(old: ox.Store, new: ox.Store) -> tuple[list[str], list[str]]:
+    import rdflib
+    from rdflib.compare import graph_diff, to_canonical_graph
+
+    def graph(store: ox.Store):
+        data = ox.serialize([q.triple for q in store], format=ox.RdfFormat.N_TRIPLES)
+        return to_canonical_graph(rdflib.Graph().parse(data=data, format="nt"))
+
+    _both, removed, added = graph_diff(graph(old), graph(new))
+
+    def lines(g) -> list[str]:
+        return sorted(f"{s.n3()} {p.n3()} {o.n3()} ." for s, p, o in g)
+
+    return lines(added), lines(removed)
+
+
+@dataclass
+class Diff:
+    old: Side
+    new: Side
+    entities: list[EntityChange]
+    added_triples: list[str]
+    removed_triples: list[str]
+
+    def for_entity(self, iri: str) -> EntityChange | None:
+        return next((c for c in self.entities if c.entity == iri), None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "from": {"name": self.old.name, "version": self.old.version, "contentHash": self.old.content_hash},
+            "to": {"name": self.new.name, "version": self.new.version, "contentHash": self.new.content_hash},
+            "entities": [c.as_json() for c in self.entities],
+            "triples": {"added": self.added_triples, "removed": self.removed_triples},
+        }
+
+    def text(self) -> str:
+        lines = [f"Changes from {self.old.version} ({self.old.name}) to {self.new.version} ({self.new.name})"]
+        if not self.entities and not self.added_triples and not self.removed_triples:
+            return lines[0] + "\n  no change"
+        heading = None
+        for change in self.entities:
+            if change.heading != heading:
+                heading = change.heading
+                lines += ["", heading]
+            lines.append(f"  {change.label} <{change.entity}>: {change.status}")
+            for item in change.changes:
+                lines.append(f"    {item['aspect']}: {describe(item)}")
+        covered = {c.entity for c in self.entities}
+        rest_added = [t for t in self.added_triples if not _about(t, covered)]
+        rest_removed = [t for t in self.removed_triples if not _about(t, covered)]
+        lines += ["", f"Triples: {len(self.added_triples)} added, {len(self.removed_triples)} removed"
+                  f" ({len(rest_added)} and {len(rest_removed)} of them not about an entity listed above)"]
+        lines += [f"  + {t}" for t in rest_added] + [f"  - {t}" for t in rest_removed]
+        return "\n".join(lines)
+
+
+def describe(item: dict[str, Any]) -> str:
+    """One change of one property in words: "changed from X to Y", "added X", "removed Y"."""
+    added, removed = item["added"], item["removed"]
+    if len(added) == 1 and len(removed) == 1:
+        return f"changed from {_quote(removed[0])} to {_quote(added[0])}"
+    parts = []
+    if added:
+        parts.append("added " + ", ".join(_quote(v) for v in added))
+    if removed:
+        parts.append("removed " + ", ".join(_quote(v) for v in removed))
+    return "; ".join(parts)
+
+
+def _quote(value: str) -> str:
+    return f'"{value}"' if " " in value or not value else value
+
+
+def _about(triple: str, entities: set[str]) -> bool:
+    return triple.startswith("<") and triple[1:triple.index(">")] in entities
+
+
+def diff_sides(old: Side, new: Side, settings) -> Diff:
+    text = load_query(settings.queries_dir / "diff" / "aspects.rq").text
+    added, removed = _raw(old.store, new.store)
+    return Diff(old, new, _compare(_aspects(old.store, text), _aspects(new.store, text)), added, removed)
+
+
+def diff(old_ref: str, new_ref: str, settings) -> Diff:
+    return diff_sides(open_side(old_ref, settings), open_side(new_ref, settings), settings)
+
+
+__all__ = ["Diff", "EntityChange", "Side", "describe", "diff", "diff_sides", "open_side"]

@@ -8,6 +8,7 @@ import secrets
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from ..changelog import Changelog
 from ..config import Settings
 from ..errors import MyelomaKGError
 from ..graph import load_graph
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     app.extensions["kg"] = kg
     app.extensions["recommender"] = Recommender(kg, settings)
     version = app.extensions["graph_version"] = graph_version(kg)
+    app.extensions["changelog"] = Changelog(settings, kg)
     graphs = [g.value for g in kg.graph_names(inferred=True)]
     limits = Limits(timeout_s=settings.query_timeout_s, max_rows=settings.max_result_rows)
     if kg.remote is not None:  # --store URL: the endpoint forwards checked queries to the triple store
@@ -42,12 +44,14 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
                                                  workers=query_workers or settings.query_workers)
 
     from .api import api
+    from .changes import changes, changes_of
     from .pages import pages
     from .sparql import sparql
 
     app.register_blueprint(sparql)
     app.register_blueprint(api)
     app.register_blueprint(pages)
+    app.register_blueprint(changes)
 
     @app.after_request
     def headers(response):
@@ -58,7 +62,7 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
 
     @app.context_processor
     def version_of_graph():
-        return {"graph_version": version}
+        return {"graph_version": version, "changes_of": changes_of}
 
     app.wsgi_app = RepeatedQueries(app.wsgi_app, app.extensions["sparql"], version.label())
 

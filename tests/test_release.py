@@ -1,0 +1,177 @@
+"""Releases and diffs: a release, an edit of one recommendation and one outcome, a second release,
+and the diff between them names exactly those changes - on the command line, as JSON and in the
+web app's changelog."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+
+import pyoxigraph as ox
+import pytest
+from click.testing import CliRunner
+
+from myeloma_kg import load_graph
+from myeloma_kg.cli import main
+from myeloma_kg.diff import diff
+from myeloma_kg.errors import ReleaseError
+from myeloma_kg.release import CHECKSUMS, MANIFEST, Release, known_releases, version_key, write_release
+from myeloma_kg.web import create_app
+
+from conftest import ROOT
+
+R3 = "https://w3id.org/myeloma-kg/recommendation/R3"
+CANDOR_PFS = "https://w3id.org/myeloma-kg/outcome/candor-pfs-all-final"
+
+
+def edit(home, version: str | None = "0.2.0") -> None:
+    """The worked example of docs/authoring.md: DVd leaves R3, CANDOR's PFS hazard ratio becomes 0.63."""
+    recs = home / "ontology" / "content" / "recommendations.ttl"
+    text = recs.read_text(encoding="utf-8")
+    old = "mkg:recommends regimen:DKd , regimen:IsaKd , regimen:DPd , regimen:DVd , regimen:DKdWeekly ;"
+    assert text.count(old) == 1
+    recs.write_text(text.replace(old, "mkg:recommends regimen:DKd , regimen:IsaKd , regimen:DPd , regimen:DKdWeekly ;"),
+                    encoding="utf-8")
+    outcomes = home / "ontology" / "content" / "outcomes.ttl"
+    text = outcomes.read_text(encoding="utf-8")
+    start = text.index("outcome:candor-pfs-all-final\n")
+    at = text.index("mkg:hazardRatio 0.64 ;", start)
+    assert at < text.index(" .\n", start)
+    outcomes.write_text(text[:at] + "mkg:hazardRatio 0.63 ;" + text[at + len("mkg:hazardRatio 0.64 ;"):], encoding="utf-8")
+    if version:
+        tbox = home / "ontology" / "myeloma-kg.ttl"
+        text = tbox.read_text(encoding="utf-8")
+        old_version = _stated_version(text)
+        text = text.replace(f'owl:versionInfo "{old_version}"', f'owl:versionInfo "{version}"', 1)
+        text = text.replace(f"ontology/{old_version}>", f"ontology/{version}>", 1)
+        tbox.write_text(text, encoding="utf-8")
+
+
+def _stated_version(tbox_text: str) -> str:
+    return tbox_text.split('owl:versionInfo "', 1)[1].split('"', 1)[0]
+
+
+@pytest.fixture(scope="module")
+def worked(tmp_path_factory, settings):
+    """Two releases: the shipped graph, then the edited copy of it as 0.2.0."""
+    base = tmp_path_factory.mktemp("releases")
+    releases = base / "releases"
+    ours = settings.with_overrides({"releases_dir": str(releases)})
+    first = write_release(load_graph(ours), ours)
+    home = base / "edited"
+    shutil.copytree(ROOT / "ontology", home / "ontology")
+    edit(home)
+    edited = ours.with_overrides({"home": str(home)})
+    second = write_release(load_graph(edited), edited)
+    return {"first": first, "second": second, "releases": releases, "settings": ours, "edited": edited}
+
+
+def test_a_release_holds_every_file_named_by_its_version_with_checksums(worked, kg):
+    first: Release = worked["first"]
+    version = first.version
+    assert first.folder.name == version == _stated_version((ROOT / "ontology" / "myeloma-kg.ttl").read_text())
+    names = {item["file"] for item in first.manifest["files"]}
+    stem = f"myeloma-kg-{version}"
+    assert names == {f"{stem}{s}" for s in (".ttl", ".nt", ".jsonld", "-inferred.ttl", "-inferred.nt", "-inferred.jsonld",
+                                              ".sssom.tsv", ".fhir.json")}
+    for item in first.manifest["files"]:
+        assert hashlib.sha256((first.folder / item["file"]).read_bytes()).hexdigest() == item["sha256"]
+    check = subprocess.run(["sha256sum", "-c", CHECKSUMS], cwd=first.folder, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == len(names) + 1  # and release.json itself
+    asserted = len(list(ox.parse(path=str(first.folder / f"{stem}.nt"), format=ox.RdfFormat.N_TRIPLES)))
+    inferred = list(ox.parse(path=str(first.folder / f"{stem}-inferred.ttl"), format=ox.RdfFormat.TURTLE))
+    assert asserted == first.manifest["triples"]["asserted"] == sum(1 for _ in kg.triples(kg.graph_names(inferred=False)))
+    assert len(inferred) == first.manifest["triples"]["withInferred"] > asserted
+    bundle = json.loads((first.folder / f"{stem}.fhir.json").read_text())
+    assert bundle["resourceType"] == "Bundle"
+    assert first.manifest["contentHash"] == f"sha256:{kg.digest}"
+
+
+def test_the_diff_of_the_two_releases_names_exactly_the_two_edits(worked):
+    found = diff(str(worked["first"].folder), str(worked["second"].folder), worked["settings"])
+    changes = {(c.entity, c.status): c.changes for c in found.entities}
+    assert set(changes) == {(R3, "changed"), (CANDOR_PFS, "changed")}
+    assert changes[(R3, "changed")] == [{"aspect": "recommends", "property": "https://w3id.org/myeloma-kg/ontology#recommends",
+                                          "removed": ["Daratumumab, bortezomib and dexamethasone"], "added": []}]
+    assert changes[(CANDOR_PFS, "changed")] == [{"aspect": "hazard ratio", "property": "https://w3id.org/myeloma-kg/ontology#hazardRatio",
+                                                  "removed": ["0.64"], "added": ["0.63"]}]
+    # the raw difference: those two edits and the version header, nothing else
+    assert len(found.removed_triples) == 4 and len(found.added_triples) == 3
+    assert any("versionInfo" in t and '"0.2.0"' in t for t in found.added_triples)
+    text = found.text()
+    assert "hazard ratio: changed from 0.64 to 0.63" in text
+    assert 'recommends: removed "Daratumumab, bortezomib and dexamethasone"' in text
+    assert f"Changes from {worked['first'].version} " in text and "to 0.2.0 " in text
+
+
+def test_diff_on_the_command_line_as_text_and_json(worked):
+    old, new = str(worked["first"].folder), str(worked["second"].folder)
+    result = CliRunner().invoke(main, ["diff", old, new, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {e["entity"] for e in data["entities"]} == {R3, CANDOR_PFS}
+    assert data["from"]["version"] == worked["first"].version and data["to"]["version"] == "0.2.0"
+    assert CliRunner().invoke(main, ["diff", old, new, "--exit-code"]).exit_code == 1
+    same = CliRunner().invoke(main, ["diff", old, old, "--exit-code"])
+    assert same.exit_code == 0 and "no change" in same.stdout
+
+
+def test_a_git_revision_is_a_side_of_a_diff(tmp_path, settings):
+    """HEAD's content files, and the same files edited: the diff names the edits."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "ontology"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive.stdout, check=True)
+    edit(tmp_path, version=None)
+    found = diff("HEAD", str(tmp_path), settings)
+    assert {(c.entity, c.status) for c in found.entities} == {(R3, "changed"), (CANDOR_PFS, "changed")}
+    assert len(found.added_triples) == 1 and len(found.removed_triples) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["no-such-thing", "."], "neither a release folder, a checkout, nor a git revision"),
+    (["--", "--upload-pack=x", "."], "is not a git revision"),
+    ([str(ROOT / "tests"), "."], "neither a release (no release.json) nor a checkout"),
+])
+def test_a_side_that_is_not_a_version_gets_one_line_and_status_2(args, message):
+    result = CliRunner().invoke(main, ["diff", *args])
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_a_release_is_not_overwritten_by_other_content_of_the_same_version(worked, tmp_path):
+    home = tmp_path / "same-version"
+    shutil.copytree(ROOT / "ontology", home / "ontology")
+    edit(home, version=None)  # content changed, version not raised
+    edited = worked["settings"].with_overrides({"home": str(home)})
+    before = (worked["first"].folder / MANIFEST).read_bytes()
+    with pytest.raises(ReleaseError, match="already holds release .* with other content"):
+        write_release(load_graph(edited), edited)
+    assert (worked["first"].folder / MANIFEST).read_bytes() == before
+
+
+def test_the_changelog_page_and_api_show_the_diffs_between_known_releases(worked, kg):
+    app = create_app(worked["settings"], kg)
+    client = app.test_client()
+    data = client.get("/api/changes").get_json()
+    assert data["releases"] == [worked["first"].version, "0.2.0"]
+    steps = {step["version"]: step for step in data["changes"]}
+    assert {e["entity"] for e in steps["0.2.0"]["entities"]} == {R3, CANDOR_PFS}
+    # the served graph is the shipped one: past 0.2.0 it differs again (the edits undone)
+    assert {e["entity"] for e in steps["unreleased"]["entities"]} == {R3, CANDOR_PFS}
+    page = client.get("/changes").get_data(as_text=True)
+    assert "hazard ratio: changed from 0.64 to 0.63" in page and 'href="/recommendation/R3"' in page
+    rec = client.get("/recommendation/R3", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "Changed in 0.2.0 (from " in rec and "recommends: removed" in rec
+
+
+def test_versions_are_ordered_by_number():
+    assert sorted(["0.10.0", "0.9.1", "0.2.0", "1.0.0"], key=version_key) == ["0.2.0", "0.9.1", "0.10.0", "1.0.0"]
+
+
+def test_no_release_folder_means_an_empty_changelog(settings, kg, tmp_path):
+    assert known_releases(tmp_path / "none") == []
+    app = create_app(settings.with_overrides({"releases_dir": str(tmp_path / "none")}), kg)
+    page = app.test_client().get("/changes")
+    assert page.status_code == 200 and "knows no release yet" in page.get_data(as_text=True)

@@ -194,7 +194,7 @@ def test_load_exits_1_when_the_store_does_not_hold_what_was_sent(empty_oxigraph,
     sent, held = map(int, re.search(r"error: \S+/guideline: (\d+) triples sent, but the store holds (\d+)",
                                     result.output).groups())
     assert held == sent - 1
-    assert "does not hold what was loaded (1 of 3 graphs differ)" in result.output
+    assert "does not hold what was loaded (1 of 4 graphs differ)" in result.output
 
 
 def test_load_keeps_blank_node_structures_whole_across_requests(empty_oxigraph, kg, monkeypatch):

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 CHUNK = 2000  # triples per update request (blank-node groups are never split)
 PROJECT_GRAPHS = str(GRAPH)  # every named graph of the project has an IRI under this
+META_GRAPH_IRI = str(GRAPH["meta"])
 _XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
 
 # Strings, IRIs and comments of a query, so keywords are only looked for in the query's own code.
@@ -197,7 +198,9 @@ class RemoteStore:
                 list(named_graphs) if named_graphs else self._known_graphs())
 
     def _known_graphs(self) -> list[str]:
-        graphs = self.graphs()
+        # the meta graph (the hash of the loaded files) is pulled with the others but is no part of
+        # the data queries see
+        graphs = [g for g in self.graphs() if g != META_GRAPH_IRI]
         if not graphs:
             raise StoreError(f"the triple store at {self.url} holds none of the graph's named graphs "
                              f"(under {PROJECT_GRAPHS}); put them there with 'myeloma-kg load --store {self.url}'")

@@ -61,7 +61,7 @@ def remote_version(remote) -> GraphVersion:
     from .store import to_python
 
     rows = [{name: to_python(solution[name]) for name in ("version", "iri", "hash")}
-            for solution in remote.query(_QUERY, None)]
+            for solution in remote.query(_QUERY, None, named_graphs=[META_GRAPH_IRI])]
     return _from_rows(rows, "")
 
 

@@ -40,11 +40,13 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
                                                  workers=query_workers or settings.query_workers)
 
     from .api import api
+    from .fhir import fhir
     from .pages import pages
     from .sparql import sparql
 
     app.register_blueprint(sparql)
     app.register_blueprint(api)
+    app.register_blueprint(fhir)  # /fhir: the FHIR export, read-only
     app.register_blueprint(pages)
 
     @app.after_request

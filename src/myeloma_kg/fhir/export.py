@@ -154,16 +154,14 @@ def plan_definition(rec: dict[str, Any], parts: list[dict[str, Any]], context: _
             "selectionBehavior": "at-most-one",
             "action": [_regimen_action(r, by_part.get("regimen", [])) for r in regimens],
         })
-    steps = distinct(by_part.get("action", []), "item", "label", "text", "code", "codeLabel")
+    steps = distinct(by_part.get("action", []), "item", "label", "text")
     if steps:
         actions.append({
             "id": "supportive-care",
             "title": "Supportive care and other actions",
             "condition": conditions,
             "selectionBehavior": "all",
-            "action": [{"id": fhir_id(s["item"]), "title": s["label"], "description": s["text"],
-                        "code": _codeable(concept(MKG_SYSTEM + "#" + s["code"], s["codeLabel"]) if s["code"] else None)}
-                       for s in steps],
+            "action": [_care_action(s, by_part["action"]) for s in steps],
         })
     cautions = distinct(by_part.get("caution", []), "item", "label", "text")
     if cautions:
@@ -226,6 +224,17 @@ def _plan_meta(rec: dict[str, Any]) -> dict[str, Any]:
     if rec.get("statusNotation"):
         meta["tag"] = [{"system": MKG_SYSTEM, "code": rec["statusNotation"], "display": rec.get("statusLabel") or rec["statusNotation"]}]
     return meta
+
+
+def _care_action(step: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A supportive-care action; its kind is the code (the first, when the graph gives several,
+    with every kind's label in the text)."""
+    kinds = distinct([r for r in rows if r["item"] == step["item"]], "code", "codeLabel")
+    code = None
+    if kinds:
+        code = _codeable(concept(MKG_SYSTEM + "#" + kinds[0]["code"], kinds[0]["codeLabel"]),
+                         ", ".join(k["codeLabel"] for k in kinds if k["codeLabel"]))
+    return {"id": fhir_id(step["item"]), "title": step["label"], "description": step["text"], "code": code}
 
 
 def _condition(criterion: dict[str, Any]) -> dict[str, Any]:

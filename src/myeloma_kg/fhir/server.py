@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from importlib import metadata
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import __version__
 from ..store import KnowledgeGraph
 from .export import RESOURCE_ORDER, Export, build
 from .graphdata import run
@@ -48,6 +48,13 @@ class Served:
 
     def types(self) -> list[str]:
         return [t for t in RESOURCE_ORDER if t in self.by_type]
+
+
+def _software_version() -> dict[str, str]:
+    try:
+        return {"version": metadata.version("myeloma-kg")}
+    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return {}
 
 
 class FhirServer:
@@ -112,7 +119,7 @@ class FhirServer:
             "description": "Read and search-type on the exported guideline resources; nothing can be created, "
                            "changed or deleted. Reconstructed recommendations are drafts (see their meta.tag).",
             "kind": "instance",
-            "software": {"name": "myeloma-kg", "version": __version__},
+            "software": {"name": "myeloma-kg", **_software_version()},
             "implementation": {"description": "myeloma-kg FHIR export", "url": base},
             "fhirVersion": FHIR_RELEASES[fhir_version],
             "format": [MEDIA_TYPE, "json"],

@@ -282,3 +282,31 @@ def test_the_command_writes_a_valid_bundle(tmp_path):
     assert stdout.exit_code == 0 and json.loads(stdout.stdout)["type"] == "collection"
     refused = runner.invoke(main, ["fhir", "export", "--fhir-version", "R3"])
     assert refused.exit_code == 2 and "R3" in refused.output
+
+
+def test_every_link_inside_the_bundle_resolves(r5, r4):
+    """Canonicals to outcomes and publications name resources of the R5 Bundle (the R4 Bundle has
+    no Evidence or Citation and points at the R5 ones), canonicals to regimens name resources of
+    the same Bundle, and references name contained or bundled resources."""
+    everything = {r["url"] for r in r5.resources() if "url" in r}
+    for export in (r5, r4):
+        own = {r["url"] for r in export.resources() if "url" in r}
+        ids = {f"{r['resourceType']}/{r['id']}" for r in export.resources()}
+        for plan in export.resources("PlanDefinition"):
+            for link in plan["relatedArtifact"]:
+                if "resource" in link:
+                    assert link["resource"] in everything, link
+                if "resourceReference" in link:
+                    assert link["resourceReference"]["reference"] in ids
+            for group in plan["action"]:
+                for action in group.get("action", []):
+                    if "definitionCanonical" in action:
+                        assert action["definitionCanonical"] in own
+        for activity in export.resources("ActivityDefinition"):
+            assert activity["productReference"]["reference"] == "#" + activity["contained"][0]["id"]
+    for item in r5.resources("Evidence") + r5.resources("ArtifactAssessment"):
+        for link in item.get("relatedArtifact", []):
+            if "resource" in link:
+                assert link["resource"] in {r["url"] for r in r5.resources("Citation")}
+        if "artifactCanonical" in item:
+            assert item["artifactCanonical"].split("|")[0] in {r["url"] for r in r5.resources("PlanDefinition")}

@@ -390,7 +390,11 @@ def fhir_export(ctx: click.Context, fhir_version: str, output: Path | None, stor
         click.echo(f"error: {len(problems)} exported resources do not validate; nothing was written", err=True)
         sys.exit(1)
     if output:
-        output.write_bytes(data)
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            click.echo(f"error: cannot write {output}: {exc.strerror or exc}", err=True)
+            sys.exit(2)
         click.echo(f"wrote {output}: {summary}", err=True)
     else:
         sys.stdout.buffer.write(data)

@@ -282,6 +282,8 @@ def test_the_command_writes_a_valid_bundle(tmp_path):
     assert stdout.exit_code == 0 and json.loads(stdout.stdout)["type"] == "collection"
     refused = runner.invoke(main, ["fhir", "export", "--fhir-version", "R3"])
     assert refused.exit_code == 2 and "R3" in refused.output
+    unwritable = runner.invoke(main, ["fhir", "export", "--output", str(tmp_path / "no-such-folder" / "b.json")])
+    assert unwritable.exit_code == 2 and "cannot write" in unwritable.output and "Traceback" not in unwritable.output
 
 
 def test_every_link_inside_the_bundle_resolves(r5, r4):

@@ -312,3 +312,9 @@ def test_every_link_inside_the_bundle_resolves(r5, r4):
                 assert link["resource"] in {r["url"] for r in r5.resources("Citation")}
         if "artifactCanonical" in item:
             assert item["artifactCanonical"].split("|")[0] in {r["url"] for r in r5.resources("PlanDefinition")}
+
+
+def test_the_export_is_stable(kg, settings, r5):
+    """The same graph gives the same Bundle, byte for byte (ids, order, no timestamps)."""
+    again = build(kg, settings.queries_dir, "R5")
+    assert json.dumps(again.bundle, sort_keys=False) == json.dumps(r5.bundle, sort_keys=False)

@@ -109,7 +109,10 @@ def test_nothing_can_be_written(client, method, path):
 
 
 def test_r4_by_the_media_type_parameter(client):
-    plan = _fhir(client.get("/fhir/PlanDefinition/R3", headers=R4_ACCEPT), version="R4")
+    response = client.get("/fhir/PlanDefinition/R3", headers=R4_ACCEPT)
+    assert response.headers["Content-Type"].endswith("fhirVersion=4.0")
+    assert client.get("/fhir/PlanDefinition/R3").headers["Content-Type"].endswith("fhirVersion=5.0")
+    plan = _fhir(response, version="R4")
     urls = {e["url"] for e in plan["action"][0]["extension"]}
     assert "http://hl7.org/fhir/StructureDefinition/cqf-strengthOfRecommendation" in urls
     assert problems(plan, "R5") is not None  # really the R4 shape

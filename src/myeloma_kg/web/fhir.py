@@ -11,7 +11,7 @@ import re
 
 from flask import Blueprint, Response, current_app, request
 
-from ..fhir.server import MEDIA_TYPE, MIME_VERSIONS, SEARCH_PARAMS, FhirServer, dumps, outcome
+from ..fhir.server import FHIR_RELEASES, MEDIA_TYPE, MIME_VERSIONS, SEARCH_PARAMS, FhirServer, dumps, outcome
 
 fhir = Blueprint("fhir", __name__)
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -26,9 +26,11 @@ def _server() -> FhirServer:
     return server
 
 
-def _answer(body: bytes | dict, status: int = 200) -> Response:
+def _answer(body: bytes | dict, status: int = 200, version: str | None = None) -> Response:
+    """FHIR JSON; with ``version``, the media type names it (``fhirVersion=5.0`` or ``4.0``)."""
     data = body if isinstance(body, bytes) else dumps(body)
-    response = Response(data, status=status, content_type=f"{MEDIA_TYPE}; charset=utf-8")
+    parameter = f"; fhirVersion={FHIR_RELEASES[version][:3]}" if version else ""
+    response = Response(data, status=status, content_type=f"{MEDIA_TYPE}; charset=utf-8{parameter}")
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
@@ -81,7 +83,7 @@ def metadata():
     version = _version()
     if isinstance(version, Response):
         return version
-    return _answer(_server().capability_statement(version, _base()))
+    return _answer(_server().capability_statement(version, _base()), version=version)
 
 
 @fhir.route("/fhir/<resource_type>", methods=ANY_METHOD)
@@ -105,7 +107,7 @@ def search(resource_type: str):
         if name in filters:
             return _problem(400, "not-supported", f"the search parameter {name!r} may be given only once")
         filters[name] = value
-    return _answer(_server().search(version, resource_type, _base(), filters))
+    return _answer(_server().search(version, resource_type, _base(), filters), version=version)
 
 
 @fhir.route("/fhir/<resource_type>/<resource_id>", methods=ANY_METHOD)
@@ -123,7 +125,7 @@ def read(resource_type: str, resource_id: str):
     if body is None:
         shown = resource_id if re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", resource_id) else "with this id"
         return _problem(404, "not-found", f"no {resource_type} {shown} in the export (FHIR {version})")
-    return _answer(body)
+    return _answer(body, version=version)
 
 
 @fhir.route("/fhir", methods=ANY_METHOD)

@@ -374,6 +374,42 @@ def mappings_export(ctx: click.Context, output: Path | None, store: str | None) 
 
 
 @main.group()
+def fhir() -> None:
+    """The guideline as FHIR resources (CPG-on-FHIR, EBM-on-FHIR)."""
+
+
+@fhir.command("export")
+@click.option("--fhir-version", "fhir_version", type=click.Choice(["R5", "R4"]), default="R5", show_default=True,
+              help="R5: every resource type; R4: the PlanDefinitions (with the CPG rating extensions) and ActivityDefinitions.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of standard output.")
+@click.option("--store", default=None, help=STORE_HELP)
+@click.pass_context
+def fhir_export(ctx: click.Context, fhir_version: str, output: Path | None, store: str | None) -> None:
+    """Write the guideline as a FHIR Bundle (collection), checked with fhir.resources before it is written."""
+    from .fhir.cli import export_bundle
+
+    settings = _settings(ctx.parent, store=store)
+    try:
+        data, summary, problems = export_bundle(_load(settings), settings, fhir_version)
+    except MyelomaKGError as exc:
+        _fail(exc)
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"error: {len(problems)} exported resources do not validate; nothing was written", err=True)
+        sys.exit(1)
+    if output:
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            click.echo(f"error: cannot write {output}: {exc.strerror or exc}", err=True)
+            sys.exit(2)
+        click.echo(f"wrote {output}: {summary}", err=True)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@main.group()
 def rxnorm() -> None:
     """Check and complete the drugs' RXCUIs from an RxNorm release."""
 

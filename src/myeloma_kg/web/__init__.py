@@ -45,11 +45,13 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
 
     from .api import api
     from .changes import changes, changes_of
+    from .fhir import fhir
     from .pages import pages
     from .sparql import sparql
 
     app.register_blueprint(sparql)
     app.register_blueprint(api)
+    app.register_blueprint(fhir)  # /fhir: the FHIR export, read-only
     app.register_blueprint(pages)
     app.register_blueprint(changes)
 

@@ -1,0 +1,322 @@
+"""The FHIR export (``myeloma-kg fhir export``): every resource validates with fhir.resources, the
+counts are the graph's (counted here by separate SPARQL), and the values are the graph's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from myeloma_kg.cli import main
+from myeloma_kg.errors import MyelomaKGError
+from myeloma_kg.fhir.export import build
+from myeloma_kg.fhir.ids import ID_RULE, NCIT, RXNORM, fhir_id, local_name
+from myeloma_kg.fhir.validation import bundle_problems, model_class, problems, project_problems
+
+HR = "http://terminology.hl7.org/CodeSystem/statistic-type"
+
+
+@pytest.fixture(scope="module")
+def r5(kg, settings):
+    return build(kg, settings.queries_dir, "R5")
+
+
+@pytest.fixture(scope="module")
+def r4(kg, settings):
+    return build(kg, settings.queries_dir, "R4")
+
+
+def _ids(kg, sparql):
+    return {local_name(r["x"]) for r in kg.select(sparql)}
+
+
+def _by_id(export, resource_type):
+    return {r["id"]: r for r in export.resources(resource_type)}
+
+
+# -- validation -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", ["R5", "R4"])
+def test_every_resource_validates_with_fhir_resources(kg, settings, version):
+    export = build(kg, settings.queries_dir, version)
+    assert export.bundle["type"] == "collection"
+    assert bundle_problems(export.bundle, version) == []
+    assert project_problems(export.bundle) == []
+    for resource in export.resources():  # each one with the model of its own type, too
+        model_class(resource["resourceType"], version).model_validate(resource)
+
+
+def test_the_checks_can_fail(r5):
+    plan = json.loads(json.dumps(r5.resources("PlanDefinition")[0]))
+    plan["action"][0]["bogus"] = 1
+    assert "bogus" in problems(plan, "R5")
+    assessment = dict(r5.resources("ArtifactAssessment")[0], url="https://example.org/x")
+    assert "url" in problems(assessment, "R5")  # R5 ArtifactAssessment has no url
+    bad = {"entry": [{"resource": dict(plan, id="R_3", status="final", type={"coding": [{"code": "order-set"}]})}]}
+    found = " ".join(project_problems(bad))
+    assert "id rule" in found and "status 'final'" in found and "eca-rule" in found
+
+
+def test_the_r4_plan_definitions_are_not_r5_and_the_r5_ones_not_r4(r4, r5):
+    """The version trap: action.code is a list in R4 and one CodeableConcept in R5."""
+    plan4, plan5 = _by_id(r4, "PlanDefinition")["R2"], _by_id(r5, "PlanDefinition")["R2"]
+    assert problems(plan4, "R4") is None and problems(plan5, "R5") is None
+    assert problems(plan4, "R5") is not None
+    assert problems(plan5, "R4") is not None
+
+
+# -- counts against the graph ---------------------------------------------------------------
+
+def test_counts_per_type_are_the_graphs(kg, r5, r4):
+    recommendations = _ids(kg, "SELECT ?x WHERE { ?x a mkg:Recommendation }")
+    regimens = _ids(kg, "SELECT DISTINCT ?x WHERE { ?r a mkg:Recommendation . ?r mkg:recommends ?x }")
+    outcomes = _ids(kg, """SELECT DISTINCT ?x WHERE { ?x a mkg:Outcome .
+        { ?x mkg:hazardRatio ?v } UNION { ?x mkg:riskRatio ?v } UNION { ?x mkg:experimentalValue ?v }
+        UNION { ?x mkg:comparatorValue ?v } }""")
+    publications = {fhir_id(r["x"]) for r in kg.select("SELECT ?x WHERE { ?x a mkg:Publication }")}
+    assert len(recommendations) == 18
+    assert set(_by_id(r5, "PlanDefinition")) == recommendations
+    assert set(_by_id(r5, "ArtifactAssessment")) == {f"{r}-rating" for r in recommendations}
+    assert set(_by_id(r5, "ActivityDefinition")) == regimens
+    assert set(_by_id(r5, "Evidence")) == outcomes
+    assert set(_by_id(r5, "Citation")) == publications
+    assert r5.counts() == {"PlanDefinition": 18, "ActivityDefinition": len(regimens), "ArtifactAssessment": 18,
+                           "Evidence": len(outcomes), "Citation": len(publications)}
+    assert r4.counts() == {"PlanDefinition": 18, "ActivityDefinition": len(regimens)}
+    assert set(_by_id(r4, "PlanDefinition")) == recommendations
+
+
+def test_ids_and_canonical_urls_come_from_the_graph_iris(kg, r5):
+    version = kg.select("SELECT ?v WHERE { <https://w3id.org/myeloma-kg/ontology> owl:versionInfo ?v }")[0]["v"]
+    seen = set()
+    for resource in r5.resources():
+        assert ID_RULE.match(resource["id"])
+        key = (resource["resourceType"], resource["id"])
+        assert key not in seen
+        seen.add(key)
+        if "url" in resource:
+            assert resource["url"].startswith("https://w3id.org/myeloma-kg/")
+            assert resource["id"] == fhir_id(resource["url"])
+            assert resource["version"] == version
+    r3 = _by_id(r5, "PlanDefinition")["R3"]
+    assert r3["url"] == "https://w3id.org/myeloma-kg/recommendation/R3"
+    assert _by_id(r5, "Citation")["doi-10-1038-s41408-023-00797-8"]["url"] == \
+        "https://w3id.org/myeloma-kg/publication/doi-10_1038_s41408-023-00797-8"
+    assert version in r5.bundle["identifier"]["value"]
+
+
+def test_long_local_names_keep_distinct_ids():
+    a = "https://w3id.org/myeloma-kg/outcome/" + "x" * 80 + "-a"
+    b = "https://w3id.org/myeloma-kg/outcome/" + "x" * 80 + "-b"
+    assert len(fhir_id(a)) <= 64 and ID_RULE.match(fhir_id(a))
+    assert fhir_id(a) != fhir_id(b)
+    assert fhir_id("https://w3id.org/myeloma-kg/publication/doi-10_1/x") == "x"
+
+
+# -- values against the graph ---------------------------------------------------------------
+
+def _hazard_ratio(resource):
+    for statistic in resource.get("statistic", []):
+        if statistic.get("statisticType", {}).get("coding", [{}])[0].get("code") == "C93150":
+            return statistic
+    return None
+
+
+def test_a_known_hazard_ratio_and_its_interval(r5):
+    ikema = _by_id(r5, "Evidence")["ikema-pfs-all-final"]
+    statistic = _hazard_ratio(ikema)
+    assert statistic["quantity"]["value"] == 0.58
+    estimate = statistic["attributeEstimate"][0]
+    assert estimate["type"]["coding"][0]["code"] == "C53324"
+    assert (estimate["level"], estimate["range"]["low"]["value"], estimate["range"]["high"]["value"]) == (0.954, 0.42, 0.79)
+    arms = [s["quantity"]["value"] for s in ikema["statistic"] if "statisticType" not in s]
+    assert arms == [35.7, 19.2]
+    assert {"type": "derived-from", "label": "IKEMA",
+            "document": {"url": "https://clinicaltrials.gov/study/NCT03275285", "title": "IKEMA"}} in ikema["relatedArtifact"]
+
+
+def test_every_hazard_ratio_and_interval_is_the_graphs(kg, r5):
+    rows = kg.select("""SELECT ?o ?hr ?lo ?hi WHERE { ?o a mkg:Outcome ; mkg:hazardRatio ?hr .
+                        OPTIONAL { ?o mkg:ciLower ?lo ; mkg:ciUpper ?hi } }""")
+    evidence = _by_id(r5, "Evidence")
+    assert len(rows) >= 70
+    for row in rows:
+        statistic = _hazard_ratio(evidence[fhir_id(row["o"])])
+        assert statistic["quantity"]["value"] == pytest.approx(row["hr"])
+        if row["lo"] is not None:
+            interval = statistic["attributeEstimate"][0]["range"]
+            assert (interval["low"]["value"], interval["high"]["value"]) == pytest.approx((row["lo"], row["hi"]))
+        else:
+            assert "attributeEstimate" not in statistic
+
+
+def test_subgroup_outcomes_name_their_subgroup(kg, r5):
+    rows = kg.select("SELECT ?o ?g WHERE { ?o a mkg:Outcome ; mkg:hazardRatio ?hr ; mkg:inSubgroup/rdfs:label ?g }")
+    evidence = _by_id(r5, "Evidence")
+    assert rows
+    for row in rows:
+        population = evidence[fhir_id(row["o"])]["variableDefinition"][0]
+        assert population["variableRole"]["coding"][0]["code"] == "population"
+        assert row["g"] in population["description"]
+
+
+def test_a_plan_definition_holds_its_recommendation(kg, r5):
+    r3 = _by_id(r5, "PlanDefinition")["R3"]
+    graph = lambda p: {r["x"] for r in kg.select(f"SELECT ?x WHERE {{ rec:R3 {p} ?x }}")}  # noqa: E731
+    statement = kg.select("SELECT ?s WHERE { rec:R3 mkg:statement ?s }")[0]["s"]
+    assert r3["description"] == statement
+    assert r3["type"]["coding"][0]["code"] == "eca-rule"
+    regimens = next(a for a in r3["action"] if a["id"] == "regimens")
+    assert {a["definitionCanonical"] for a in regimens["action"]} == graph("mkg:recommends")
+    preferred = {a["definitionCanonical"] for a in regimens["action"] if a.get("code")}
+    assert preferred == graph("mkg:preferredRegimen")
+    assert {c["expression"]["reference"] for c in regimens["condition"]} == graph("mkg:appliesWhen")
+    cautions = next(a for a in r3["action"] if a["id"] == "cautions")
+    assert {a["id"] for a in cautions["action"]} == {local_name(c) for c in graph("mkg:hasCaution")}
+    linked = {r.get("resource") for r in r3["relatedArtifact"] if r["type"] == "justification"}
+    outcomes = {o for o in graph("mkg:supportedBy") if "/outcome/" in o}
+    assert outcomes and outcomes <= linked
+    derived = {r["resource"] for r in r3["relatedArtifact"] if r["type"] == "derived-from"}
+    assert derived == graph("prov:wasDerivedFrom")
+    assert {"type": "justification", "resourceReference": {"reference": "ArtifactAssessment/R3-rating"},
+            "display": "strength, direction and reconstruction confidence of this recommendation"} in r3["relatedArtifact"]
+
+
+def test_supportive_care_actions_are_the_graphs(kg, r5):
+    rows = kg.select("SELECT ?r ?a WHERE { ?r a mkg:Recommendation ; mkg:recommendsAction ?a }")
+    plans = _by_id(r5, "PlanDefinition")
+    for row in rows:
+        care = next(a for a in plans[local_name(row["r"])]["action"] if a["id"] == "supportive-care")
+        assert local_name(row["a"]) in {a["id"] for a in care["action"]}
+    assert sum(len(a["action"]) for p in plans.values() for a in p["action"] if a["id"] == "supportive-care") == len(rows)
+
+
+def test_reconstructed_recommendations_are_marked(kg, r5):
+    reconstructed = _ids(kg, "SELECT ?x WHERE { ?x a mkg:Recommendation ; mkg:evidenceStatus mkg:Reconstructed }")
+    assert reconstructed  # all 18 are, today
+    for rid, plan in _by_id(r5, "PlanDefinition").items():
+        marked = {"code": "reconstructed", "display": "reconstructed", "system": "https://w3id.org/myeloma-kg/ontology"} \
+            in plan["meta"]["tag"]
+        assert marked == (rid in reconstructed)
+        assert (plan["status"] == "draft" and plan["experimental"] is True) == (rid in reconstructed)
+        if rid in reconstructed:
+            assert "reconstructed" in plan["usage"]
+
+
+def test_ratings_hold_strength_and_direction(kg, r5):
+    strengths = {local_name(r["x"]): local_name(r["s"]) for r in
+                 kg.select("SELECT ?x ?s WHERE { ?x a mkg:Recommendation ; mkg:strength ?s }")}
+    for rid, strength in strengths.items():
+        rating = _by_id(r5, "ArtifactAssessment")[f"{rid}-rating"]
+        assert rating["artifactCanonical"].startswith(f"https://w3id.org/myeloma-kg/recommendation/{rid}|")
+        codes = [c["code"] for part in rating["content"] for cl in part.get("classifier", []) for c in cl.get("coding", [])]
+        assert strength in codes and "for" in codes
+
+
+def test_rxnorm_codes_only_where_verified(kg, r5):
+    verified = {(local_name(r["d"]), r["c"]) for r in kg.select(
+        """SELECT ?d ?c WHERE { ?d mkg:identifierRecord ?i . ?i mkg:identifierScheme mkg:RxNorm ; mkg:code ?c ;
+           mkg:evidenceStatus mkg:VerifiedFromSource . FILTER NOT EXISTS { ?i mkg:codeRelation ?rel FILTER(?rel != "ingredient") } }""")}
+    labels = {r["l"]: local_name(r["d"]) for r in kg.select("SELECT ?d ?l WHERE { ?d a mkg:Drug ; rdfs:label ?l }")}
+    given = set()
+    for activity in r5.resources("ActivityDefinition"):
+        for ingredient in activity["contained"][0]["ingredient"]:
+            concept = ingredient["item"]["concept"]
+            for coding in concept.get("coding", []):
+                if coding["system"] == RXNORM:
+                    given.add((labels[concept["text"]], coding["code"]))
+    assert given and given <= verified
+    drd = _by_id(r5, "ActivityDefinition")["DRd"]
+    lenalidomide = next(i["item"]["concept"] for i in drd["contained"][0]["ingredient"] if i["item"]["concept"]["text"] == "lenalidomide")
+    assert {"system": RXNORM, "code": "342369", "display": "lenalidomide"} in lenalidomide["coding"]
+    isakd = _by_id(r5, "ActivityDefinition")["IsaKd"]
+    isatuximab = next(i["item"]["concept"] for i in isakd["contained"][0]["ingredient"] if i["item"]["concept"]["text"] == "isatuximab")
+    assert {"system": NCIT, "code": "C90578", "display": "isatuximab"} in isatuximab["coding"]
+
+
+def test_dosing_has_one_dosage_per_phase(kg, r5):
+    rows = kg.select("""SELECT ?g (COUNT(DISTINCT ?unit) AS ?n) WHERE {
+        ?r a mkg:Recommendation ; mkg:recommends ?g . ?g mkg:hasDosingSchedule ?s . ?s mkg:scheduleDrug ?d .
+        OPTIONAL { ?s mkg:hasPhase ?p } BIND(COALESCE(?p, ?s) AS ?unit) } GROUP BY ?g""")
+    activities = _by_id(r5, "ActivityDefinition")
+    assert rows
+    for row in rows:
+        assert len(activities[local_name(row["g"])]["dosage"]) == row["n"]
+    dara = [d for d in activities["DRd"]["dosage"] if d["text"].startswith("daratumumab")]
+    assert [d["timing"]["repeat"]["period"] for d in dara] == [1, 2, 4]
+    assert dara[0]["doseAndRate"][0]["doseQuantity"] == {"value": 16, "unit": "mg/kg"}
+
+
+def test_r4_actions_carry_the_cpg_rating_extensions(r4):
+    wanted = {"http://hl7.org/fhir/StructureDefinition/cqf-strengthOfRecommendation",
+              "http://hl7.org/fhir/uv/cpg/StructureDefinition/cpg-directionOfRecommendation",
+              "http://hl7.org/fhir/StructureDefinition/cqf-qualityOfEvidence"}
+    for plan in r4.resources("PlanDefinition"):
+        for action in plan["action"]:
+            assert wanted <= {e["url"] for e in action["extension"]}
+        assert not any("resourceReference" in r for r in plan["relatedArtifact"])
+
+
+# -- errors and the command -----------------------------------------------------------------
+
+def test_unknown_version_and_missing_queries_are_clear_errors(kg, settings, tmp_path):
+    with pytest.raises(MyelomaKGError, match="choose R5 or R4"):
+        build(kg, settings.queries_dir, "STU3")
+    with pytest.raises(MyelomaKGError, match="needs the query .*version.rq"):
+        build(kg, tmp_path, "R5")
+
+
+def test_the_command_writes_a_valid_bundle(tmp_path):
+    runner = CliRunner()
+    for version, types in (("R5", 5), ("R4", 2)):
+        out = tmp_path / f"bundle-{version}.json"
+        result = runner.invoke(main, ["fhir", "export", "--fhir-version", version, "--output", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "18 PlanDefinition" in result.output
+        bundle = json.loads(out.read_text(encoding="utf-8"))
+        assert len({e["resource"]["resourceType"] for e in bundle["entry"]}) == types
+        assert bundle_problems(bundle, version) == []
+    stdout = runner.invoke(main, ["fhir", "export"])
+    assert stdout.exit_code == 0 and json.loads(stdout.stdout)["type"] == "collection"
+    refused = runner.invoke(main, ["fhir", "export", "--fhir-version", "R3"])
+    assert refused.exit_code == 2 and "R3" in refused.output
+    unwritable = runner.invoke(main, ["fhir", "export", "--output", str(tmp_path / "no-such-folder" / "b.json")])
+    assert unwritable.exit_code == 2 and "cannot write" in unwritable.output and "Traceback" not in unwritable.output
+
+
+def test_every_link_inside_the_bundle_resolves(r5, r4):
+    """Canonicals to outcomes and publications name resources of the R5 Bundle (the R4 Bundle has
+    no Evidence or Citation and points at the R5 ones), canonicals to regimens name resources of
+    the same Bundle, and references name contained or bundled resources."""
+    everything = {r["url"] for r in r5.resources() if "url" in r}
+    for export in (r5, r4):
+        own = {r["url"] for r in export.resources() if "url" in r}
+        ids = {f"{r['resourceType']}/{r['id']}" for r in export.resources()}
+        for plan in export.resources("PlanDefinition"):
+            for link in plan["relatedArtifact"]:
+                if "resource" in link:
+                    assert link["resource"] in everything, link
+                if "resourceReference" in link:
+                    assert link["resourceReference"]["reference"] in ids
+            for group in plan["action"]:
+                for action in group.get("action", []):
+                    if "definitionCanonical" in action:
+                        assert action["definitionCanonical"] in own
+        for activity in export.resources("ActivityDefinition"):
+            assert activity["productReference"]["reference"] == "#" + activity["contained"][0]["id"]
+    for item in r5.resources("Evidence") + r5.resources("ArtifactAssessment"):
+        for link in item.get("relatedArtifact", []):
+            if "resource" in link:
+                assert link["resource"] in {r["url"] for r in r5.resources("Citation")}
+        if "artifactCanonical" in item:
+            assert item["artifactCanonical"].split("|")[0] in {r["url"] for r in r5.resources("PlanDefinition")}
+
+
+def test_the_export_is_stable(kg, settings, r5):
+    """The same graph gives the same Bundle, byte for byte (ids, order, no timestamps)."""
+    again = build(kg, settings.queries_dir, "R5")
+    for first, second in zip(r5.bundle["entry"], again.bundle["entry"]):
+        assert json.dumps(first) == json.dumps(second), first["fullUrl"]
+    assert json.dumps(again.bundle) == json.dumps(r5.bundle)

@@ -98,6 +98,7 @@ class Settings:
     query_workers: int = 4  # SPARQL worker processes of the public endpoint (at least 2 keeps one for short queries)
     reason: bool = True  # compute the inferred graph (cached) when the store is loaded
     data_dir: Path | None = None  # imported data (RxNorm); default the user data folder
+    cds_fhir_server: str | None = None  # the one FHIR server the CDS Hooks service may fetch from; none by default
 
     @property
     def ontology_dir(self) -> Path:

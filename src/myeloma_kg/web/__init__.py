@@ -40,12 +40,14 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
                                                  workers=query_workers or settings.query_workers)
 
     from .api import api
+    from .cds import cds
     from .pages import pages
     from .sparql import sparql
 
     app.register_blueprint(sparql)
     app.register_blueprint(api)
     app.register_blueprint(pages)
+    app.register_blueprint(cds)  # CDS Hooks: /cds-services
 
     @app.after_request
     def headers(response):

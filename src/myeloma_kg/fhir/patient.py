@@ -255,8 +255,14 @@ class _Bundle:
             iri = self.vocabulary.lookup("drug", name)
             if iri:
                 return name, iri
-        written = names[0] if names else next((c.get("code") for c in codings if c.get("code")), None)
-        return written, str(written)
+        if names:
+            return names[0], names[0]
+        coded = next((c for c in codings if c.get("code")), None)
+        if coded is None:
+            return None, ""
+        # a code of another system is shown with its system, so it is never read as an RXCUI
+        written = f"{coded.get('system') or 'no system'}|{coded['code']}"
+        return written, written
 
     def stop_reason(self, resource: dict[str, Any]) -> str | None:
         concepts = list(resource.get("statusReason") or []) if isinstance(resource.get("statusReason"), list) \

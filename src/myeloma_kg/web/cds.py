@@ -66,8 +66,11 @@ def call(service_id: str):
     wanted = check_request(_body(), service_id)
     prefetch = dict(wanted["prefetch"])
     missing = missing_prefetch(prefetch)
-    if missing:
-        prefetch.update(_fetch(wanted, missing))
+    absent = [key for key in prefetch_template() if prefetch.get(key) is None]
+    if absent and _allowed(wanted):  # the allowed server fills in every key the prefetch lacks
+        prefetch.update(_fetch(wanted, absent))
+    elif missing:
+        raise CdsRequestError(412, f"the prefetch lacks {', '.join(missing)}, and {_refusal(wanted)}: send them as prefetch")
     bundle = bundle_of(prefetch, wanted["patientId"])
     record = read_record(json.dumps(bundle), content_type=FHIR_JSON)  # unreadable FHIR: 400 by the app's handler
     outcome = current_app.extensions["recommender"].recommend(record)
@@ -91,15 +94,22 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _allowed(wanted: dict) -> bool:
+    allowed = (current_app.config["SETTINGS"].cds_fhir_server or "").rstrip("/")
+    return bool(allowed) and (wanted["fhirServer"] or "").rstrip("/") == allowed
+
+
+def _refusal(wanted: dict) -> str:
+    allowed = (current_app.config["SETTINGS"].cds_fhir_server or "").rstrip("/")
+    if not allowed:
+        return "this service does not fetch from FHIR servers (no server is allowed by its settings)"
+    return f"this service fetches only from {allowed}"
+
+
 def _fetch(wanted: dict, missing: list[str]) -> dict:
-    """What the prefetch lacks, from the FHIR server, only when the settings allow that server."""
+    """What the prefetch lacks, from the FHIR server (``_allowed`` has said it is the allowed one)."""
     settings = current_app.config["SETTINGS"]
-    allowed = (settings.cds_fhir_server or "").rstrip("/")
-    server = (wanted["fhirServer"] or "").rstrip("/")
-    if not allowed or server != allowed:
-        why = ("this service does not fetch from FHIR servers (no server is allowed by its settings)" if not allowed
-               else f"this service fetches only from {allowed}")
-        raise CdsRequestError(412, f"the prefetch lacks {', '.join(missing)}, and {why}: send them as prefetch")
+    allowed = settings.cds_fhir_server.rstrip("/")
     token = (wanted.get("fhirAuthorization") or {}).get("access_token") if isinstance(wanted.get("fhirAuthorization"), dict) else None
     opener = urllib.request.build_opener(_NoRedirect)
     found = {}

@@ -127,8 +127,12 @@ def bundle_of(prefetch: dict[str, Any], patient_id: str) -> dict[str, Any]:
         if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
             raise CdsRequestError(400, f"prefetch '{key}' is not a FHIR resource")
         if value["resourceType"] == "Bundle":
-            for entry in value.get("entry") or []:
-                if isinstance(entry, dict) and (entry.get("search") or {}).get("mode") == "outcome":
+            entries_of = value.get("entry") or []
+            if not isinstance(entries_of, list):
+                raise CdsRequestError(400, f"prefetch '{key}' is a Bundle whose 'entry' is not a list")
+            for entry in entries_of:
+                search = entry.get("search") if isinstance(entry, dict) else None
+                if isinstance(search, dict) and search.get("mode") == "outcome":
                     continue  # an OperationOutcome about the search, not data
                 entries.append(entry)
         else:

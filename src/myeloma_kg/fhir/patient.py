@@ -73,7 +73,7 @@ def resources_of(bundle: dict[str, Any]) -> list[dict[str, Any]]:
             raise UnreadableRecord(f"{name}: not valid FHIR R4 at {where}: {first.get('msg')}") from None
         except (TypeError, ValueError) as exc:  # the models raise these for some shapes
             raise UnreadableRecord(f"{name}: not valid FHIR R4: {str(exc).splitlines()[0]}") from None
-        if entry.get("fullUrl"):
+        if isinstance(entry.get("fullUrl"), str) and entry["fullUrl"]:
             resource = {**resource, "_fullUrl": entry["fullUrl"]}
         found.append(resource)
     return found

@@ -377,3 +377,11 @@ def test_feedback_is_accepted_and_bad_feedback_is_400(live_server):
         assert status == 400 and answer["error"], bad
     status, _ = call(f"{live_server}/cds-services/nope/feedback", feedback)
     assert status == 404
+
+
+def test_the_readme_request_is_answered(live_server):
+    body = (ROOT / "examples" / "fhir" / "cds" / "patient-view-len-refractory.json").read_bytes()
+    status, answer = call(f"{live_server}/cds-services/{SERVICE}", raw=body)
+    assert status == 200
+    summaries = [c["summary"] for c in check_cards(answer)]
+    assert "R3 (reconstructed): consider DKd, DVd, IsaKd, DKdWeekly, DPd" in summaries

@@ -320,3 +320,14 @@ def test_every_code_of_the_mapping_names_its_source_unless_it_is_the_projects_ow
                                            for key in ("codes", "noFinding", "eventValues") for c in rule.get(key, [])]
     for code in codes:
         assert code["system"] == "record" or code.get("source"), code
+
+
+def test_the_mapping_ships_in_the_wheel_and_the_api_describes_fhir(client):
+    import tomllib
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folder = ROOT / "src" / "myeloma_kg" / "fhir"
+    shipped = {p for pattern in setuptools["package-data"]["myeloma_kg.fhir"] for p in folder.glob(pattern)}
+    assert folder / "mapping.json" in shipped
+    spec = client.get("/api/openapi.json").get_json()
+    assert "application/fhir+json" in spec["paths"]["/api/recommend"]["post"]["requestBody"]["content"]

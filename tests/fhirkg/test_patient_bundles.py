@@ -331,3 +331,11 @@ def test_the_mapping_ships_in_the_wheel_and_the_api_describes_fhir(client):
     assert folder / "mapping.json" in shipped
     spec = client.get("/api/openapi.json").get_json()
     assert "application/fhir+json" in spec["paths"]["/api/recommend"]["post"]["requestBody"]["content"]
+
+
+def test_resources_about_another_patient_make_the_record_unusable(recommender):
+    data = minimal(med("m1", "342369", "2024-01-01", "2024-06-01", subject={"reference": "Patient/T1"}),
+                   med("m2", "1369713", "2024-07-01", "2024-09-01", subject={"reference": "Patient/SOMEONE-ELSE"}))
+    report = recommender.validate(read(recommender, data))
+    assert not report.conforms
+    assert any(i.message.startswith("MedicationStatement/m2: it is about Patient/SOMEONE-ELSE") for i in report.issues)

@@ -327,6 +327,7 @@ class _Bundle:
         if len(patients) != 1:
             raise UnreadableRecord(f"a FHIR patient record holds exactly one Patient resource (found {len(patients)})")
         patient = patients[0]
+        self.same_patient(patient)
         pid = str(patient.get("id") or "")
         record: dict[str, Any] = {"id": pid} if pid else {}
         origin = {"age": self.ref(patient), "patientId": self.ref(patient)}
@@ -365,6 +366,17 @@ class _Bundle:
             for d, group in enumerate(self.grouped(line), start=1):
                 origins[f"{node}/drug/{d}"] = ", ".join(e.ref for e in group)
         return record, origins
+
+    def same_patient(self, patient: dict[str, Any]) -> None:
+        """Every resource that names its patient must name this one (data of two patients never mix)."""
+        own = {self.ref(patient), patient.get("_fullUrl")}
+        for resource in self.resources:
+            subject = resource.get("subject") or resource.get("patient")
+            reference = subject.get("reference") if isinstance(subject, dict) else None
+            if isinstance(reference, str) and reference not in own and (
+                    reference.startswith("Patient/") or reference.startswith("urn:") or "/Patient/" in reference):
+                self.notes.append(("violation", f"{self.ref(resource)}: it is about {reference}, not {self.ref(patient)}: "
+                                                "a record must hold one patient's data only."))
 
     def condition(self) -> None:
         codes = self.table["condition"]["codes"]

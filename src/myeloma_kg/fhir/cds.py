@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import json
 import uuid
+from importlib import metadata
 from typing import Any
 
-from .. import __version__
 from ..errors import MyelomaKGError
 from .patient import mapping
 
 SERVICE_ID = "myeloma-kg-anti-cd38"
 HOOK = "patient-view"
 SUMMARY_MAX = 140
-SOURCE_LABEL = f"myeloma-kg {__version__}: Pan-Pacific MM WG 2025 anti-CD38 consensus (reconstructed)"
+try:
+    VERSION = metadata.version("myeloma-kg")
+except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    VERSION = "(version unknown)"
+SOURCE_LABEL = f"myeloma-kg {VERSION}: Pan-Pacific MM WG 2025 anti-CD38 consensus (reconstructed)"
 ONTOLOGY = "https://w3id.org/myeloma-kg/ontology"
 OVERRIDE_SYSTEM = "https://w3id.org/myeloma-kg/fhir/CodeSystem/override-reason"
 OVERRIDE_REASONS = [

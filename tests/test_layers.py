@@ -14,6 +14,7 @@ LAYER = {
     "_mkg": 0, "config": 0, "errors": 0, "namespaces": 0,
     "store": 1,
     "reasoning": 2, "queries": 2, "results": 2, "patients": 2, "validate": 3,
+    "fhir": 2,  # reads patient bundles beside patients (which hands them to it); the web layer serves CDS Hooks
     "recommend": 4, "batch": 4, "mappings": 3, "rxnorm": 3, "remote": 1,
     "checks": 3, "graph": 3,
     "fhir": 4,

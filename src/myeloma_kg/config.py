@@ -99,6 +99,7 @@ class Settings:
     reason: bool = True  # compute the inferred graph (cached) when the store is loaded
     data_dir: Path | None = None  # imported data (RxNorm); default the user data folder
     releases_dir: Path | None = None  # release folders (one per version); default <data folder>/releases
+    cds_fhir_server: str | None = None  # the one FHIR server the CDS Hooks service may fetch from; none by default
 
     @property
     def ontology_dir(self) -> Path:

@@ -78,8 +78,12 @@ class Vocabulary:
 class PatientRecord:
     iri: ox.NamedNode
     triples: list[ox.Triple]
-    source: str  # "json", "jsonld" or "turtle"
+    source: str  # "json", "jsonld", "turtle" or "fhir"
     patient_id: str = ""
+    # a FHIR bundle's record: node IRI (or "IRI|field") -> the resource it came from, which the
+    # validation messages name; and what the reader could not know, as (severity, message)
+    origins: dict[str, str] = field(default_factory=dict)
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def read_text(text: str, vocabulary: Vocabulary, *, content_type: str | None = None,
@@ -92,9 +96,13 @@ def read_text(text: str, vocabulary: Vocabulary, *, content_type: str | None = N
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        if kind in ("application/json", "application/ld+json") or stripped.startswith(("{", "[")):
+        if kind in ("application/json", "application/ld+json", "application/fhir+json") or stripped.startswith(("{", "[")):
             raise UnreadableRecord(f"the record is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
         raise UnreadableRecord("the record is neither JSON nor Turtle") from None
+    if kind == "application/fhir+json" or isinstance(data, dict) and data.get("resourceType") is not None:
+        from .fhir.patient import from_bundle  # a FHIR Bundle (mapping in fhir/mapping.json)
+
+        return from_bundle(data, vocabulary, as_of=as_of)
     if not isinstance(data, dict):
         raise UnreadableRecord("a patient record is a JSON object with keys such as id, age and therapyLines")
     context = data.get("@context")

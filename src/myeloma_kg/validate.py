@@ -231,6 +231,7 @@ def _validate_together(records: list[PatientRecord], vocabulary: Vocabulary,
     if not isinstance(results, rdflib.Graph):
         raise ShapesLoadError(f"the patient shapes could not be applied: {text}")
     reports = {r.iri.value: ValidationReport(patient=r.iri.value) for r in records}
+    origins = {r.iri.value: r.origins for r in records}  # FHIR records: the resource behind each part
     for result in results.subjects(RDF.type, SH.ValidationResult):
         focus = results.value(result, SH.focusNode)
         owner = next((iri for iri in reports if str(focus) == iri or str(focus).startswith(iri + "/")), None)
@@ -247,7 +248,12 @@ def _validate_together(records: list[PatientRecord], vocabulary: Vocabulary,
         if line is not None and not message.startswith("Line "):
             message = f"Line {line}: {message}"
         message = message.replace("https://w3id.org/myeloma-kg/drug/unknown/", "")
+        origin = origins[owner].get(f"{focus}|{_field(path)}") or origins[owner].get(str(focus))
+        if origin:
+            message = f"{origin}: {message}"
         reports[owner].issues.append(Issue(severity, message, _field(path), line, str(focus)))
+    for record in records:
+        reports[record.iri.value].issues += [Issue(severity, text) for severity, text in record.notes]
     for report in reports.values():
         # the field and focus break ties between equal messages, so that the order does not
         # depend on the set's iteration order (which changes between processes)

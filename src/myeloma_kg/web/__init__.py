@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     from .api import api
     from .changes import changes, changes_of
     from .fhir import fhir
+    from .cds import cds
     from .pages import pages
     from .sparql import sparql
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     app.register_blueprint(fhir)  # /fhir: the FHIR export, read-only
     app.register_blueprint(pages)
     app.register_blueprint(changes)
+    app.register_blueprint(cds)  # CDS Hooks: /cds-services
 
     @app.after_request
     def headers(response):

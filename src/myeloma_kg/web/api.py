@@ -63,9 +63,9 @@ def openapi():
             "operationId": q.name.replace("-", "_"), "parameters": params,
             "responses": {"200": {"description": "the rows of the query as JSON"},
                           "400": {"description": "a parameter is missing or of the wrong type"}}}}
-    record = {"description": "a patient record: JSON, JSON-LD or Turtle (contract section 5)",
+    record = {"description": "a patient record: JSON, JSON-LD or Turtle (contract section 5), or a FHIR R4 Bundle",
               "content": {t: {"schema": {"type": "object" if "json" in t else "string"}}
-                          for t in ("application/json", "application/ld+json", "text/turtle")}}
+                          for t in ("application/json", "application/ld+json", "text/turtle", "application/fhir+json")}}
     paths["/api/validate"] = {"post": {"summary": "Validate a patient record", "requestBody": record,
                                        "responses": {"200": {"description": "the validation report"},
                                                      "400": {"description": "the body is not a record"}}}}

@@ -132,9 +132,17 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
         add(patient, "patientId", literal(raw_id, "string"))
     for key, prop, kind in (("age", "age", "integer"), ("ecog", "ecog", "integer"),
                             ("creatinineClearance", "creatinineClearance", "decimal"),
-                            ("extramedullaryDisease", "extramedullaryDisease", "boolean")):
+                            ("extramedullaryDisease", "extramedullaryDisease", "boolean"),
+                            ("dialysis", "dialysis", "boolean")):
         if data.get(key) is not None:
             add(patient, prop, literal(data[key], kind))
+    cardiac = data.get("cardiacHistory")
+    if isinstance(cardiac, list):  # the conditions themselves: history is true when any is named
+        add(patient, "cardiacHistory", literal(bool(cardiac), "boolean"))
+        for condition in cardiac:
+            add(patient, "cardiacCondition", literal(condition, "string"))
+    elif cardiac is not None:
+        add(patient, "cardiacHistory", literal(cardiac, "boolean"))
     frailty = data.get("imwgFrailty") or {}
     for key, prop in (("charlson", "charlsonIndex"), ("adl", "adlScore"), ("iadl", "iadlScore")):
         if frailty.get(key) is not None:
@@ -163,6 +171,9 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
             add(node, "bestResponse", term_or_word(vocabulary, "response", line["bestResponse"]))
         if line.get("stopReason") is not None:
             add(node, "stopReason", term_or_word(vocabulary, "stopReason", line["stopReason"]))
+        toxicity = line.get("toxicity")
+        for text in (toxicity if isinstance(toxicity, list) else [toxicity] if toxicity is not None else []):
+            add(node, "toxicity", literal(text, "string"))
         drugs = line.get("drugs")
         if drugs is not None and not isinstance(drugs, list):
             drugs = [drugs]
@@ -210,7 +221,7 @@ def literal(value: Any, kind: str) -> ox.Literal:
             return ox.Literal(dt.date.fromisoformat(value).isoformat(), datatype=ox.NamedNode(XSD + "date"))
         except ValueError:
             pass
-    if kind == "string" and isinstance(value, (str, int)):
+    if kind == "string" and isinstance(value, (str, int)) and not isinstance(value, bool):
         return ox.Literal(str(value))
     return ox.Literal(json.dumps(value) if not isinstance(value, str) else value)
 

@@ -140,7 +140,7 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
     if isinstance(cardiac, list):  # the conditions themselves: history is true when any is named
         add(patient, "cardiacHistory", literal(bool(cardiac), "boolean"))
         for condition in cardiac:
-            add(patient, "cardiacCondition", literal(condition, "string"))
+            add(patient, "cardiacCondition", text_literal(condition))
     elif cardiac is not None:
         add(patient, "cardiacHistory", literal(cardiac, "boolean"))
     frailty = data.get("imwgFrailty") or {}
@@ -173,7 +173,7 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
             add(node, "stopReason", term_or_word(vocabulary, "stopReason", line["stopReason"]))
         toxicity = line.get("toxicity")
         for text in (toxicity if isinstance(toxicity, list) else [toxicity] if toxicity is not None else []):
-            add(node, "toxicity", literal(text, "string"))
+            add(node, "toxicity", text_literal(text))
         drugs = line.get("drugs")
         if drugs is not None and not isinstance(drugs, list):
             drugs = [drugs]
@@ -205,6 +205,14 @@ def term_or_word(vocabulary: Vocabulary, kind: str, word: Any) -> ox.NamedNode |
     """The IRI a word stands for, or the word itself as a literal (which the shapes will name)."""
     iri = vocabulary.lookup(kind, word)
     return ox.NamedNode(iri) if iri else ox.Literal(str(word))
+
+
+def text_literal(value: Any) -> ox.Literal:
+    """A free text of the record (a toxicity, a heart condition): anything but a string is kept as
+    JSON (rdf:JSON), which the shapes reject by naming the value."""
+    if isinstance(value, str):
+        return ox.Literal(value)
+    return ox.Literal(json.dumps(value), datatype=ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"))
 
 
 def literal(value: Any, kind: str) -> ox.Literal:

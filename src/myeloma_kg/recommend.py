@@ -65,6 +65,9 @@ class Recommender:
         self.regimens = {r["regimen"]: r for r in kg.select(self.q["regimens"])}
         self.recommendations = {r["recommendation"]: r for r in kg.select(self.q["recommendation-info"])}
         self.pairs = [(r["recommendation"], r["regimen"]) for r in kg.select(self.q["pairs"])]
+        self.action_regimens: dict[str, set[str]] = {}
+        for row in kg.select(self.q["action-regimens"]):
+            self.action_regimens.setdefault(row["action"], set()).add(row["regimen"])
         self.evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for row in kg.select(self.q["evidence"]):
             self.evidence.setdefault((row["recommendation"], row["regimen"]), []).append(row)
@@ -176,7 +179,7 @@ class Recommender:
             t0 = self._timed("query cautions", t0)
             care = _rows(_run(store, self.q["supportive-care"], options),
                          ("recommendation", "notation", "action", "kindLabel", "statement", "status", "source",
-                          "withRegimens", "drugSpecific", "forRegimen"))
+                          "withRegimens", "drugSpecific"))
             t0 = self._timed("query supportive-care", t0)
             history = {
                 "currentLine": _rows(_run(store, self.q["current-line"], options),
@@ -278,14 +281,16 @@ class Recommender:
             # an action naming drugs only when an offered regimen contains one
             if r["withRegimens"] and r["recommendation"] not in supporting:
                 continue
-            if r["drugSpecific"] and r.get("forRegimen") not in offered:
+            serves = self.action_regimens.get(r["action"], set()) & offered
+            if r["drugSpecific"] and not serves:
                 continue
             item = care_items.setdefault(r["action"], {
                 "recommendation": r["recommendation"], "notation": r.get("notation"), "kind": r["kindLabel"],
                 "action": r["action"], "statement": r["statement"], "evidenceStatus": r.get("status"),
                 "source": r.get("source"), "forRegimens": []})
-            if r.get("forRegimen") in offered and labels.get(r["forRegimen"]) not in item["forRegimens"]:
-                item["forRegimens"].append(labels.get(r["forRegimen"]))
+            for regimen in sorted(serves, key=lambda g: labels.get(g, g)):
+                if labels.get(regimen) not in item["forRegimens"]:
+                    item["forRegimens"].append(labels.get(regimen))
         current = history["currentLine"][0] if history["currentLine"] else None
         return {
             "patient": record.iri.value,

@@ -113,3 +113,24 @@ def test_dialysis_in_json_ld_and_turtle_matches_plain_json(recommender):
     assert from_turtle.report.conforms, from_turtle.report.text()
     drd = next(i for i in from_turtle.recommendation["recommended"] if i["label"] == "DRd")
     assert any("On dialysis" in c for c in drd["cautions"])
+
+
+def test_a_stated_reason_reopens_the_same_target_with_a_caution(recommender):
+    data = json.loads((ROOT / "examples" / "patients" / "after-teclistamab-progression.json").read_text())
+    _, without = _run(recommender, data)
+    assert "CiltaCel" not in {i["regimen"].rsplit("/", 1)[1] for i in without.recommendation["recommended"]}
+    data["sameTargetReason"] = "deep response for 23 months on teclistamab; BCMA expression confirmed on the relapse biopsy"
+    _, outcome = _run(recommender, data)
+    assert outcome.report.conforms, outcome.report.text()
+    items = {i["regimen"].rsplit("/", 1)[1]: i for i in outcome.recommendation["recommended"]}
+    assert {"CiltaCel", "IdeCel"} <= set(items)
+    assert "TecMono" not in items  # still refractory to teclistamab itself
+    assert any("listed only because the record states a reason" in c for c in items["CiltaCel"]["cautions"])
+    assert "TalMono" in items and not any("states a reason" in c for c in items["TalMono"]["cautions"])
+
+
+def test_an_empty_same_target_reason_is_refused(recommender):
+    data = json.loads((ROOT / "examples" / "patients" / "after-teclistamab-progression.json").read_text())
+    data["sameTargetReason"] = ""
+    _, outcome = _run(recommender, data)
+    assert any("The reason to repeat a target must be one non-empty text" in m for m in _messages(outcome, "violation"))

@@ -423,6 +423,7 @@ class MKG(DefinedNamespace):
     riskRatio: URIRef
     route: URIRef
     rxcui: URIRef
+    sameTargetReason: URIRef
     scheduleDrug: URIRef
     sites: URIRef
     source: URIRef

@@ -136,6 +136,8 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
                             ("dialysis", "dialysis", "boolean")):
         if data.get(key) is not None:
             add(patient, prop, literal(data[key], kind))
+    if data.get("sameTargetReason") is not None:
+        add(patient, "sameTargetReason", text_literal(data["sameTargetReason"]))
     cardiac = data.get("cardiacHistory")
     if isinstance(cardiac, list):  # the conditions themselves: history is true when any is named
         add(patient, "cardiacHistory", literal(bool(cardiac), "boolean"))

@@ -17,9 +17,8 @@ LAYER = {
     "fhir": 2,  # reads patient bundles beside patients (which hands them to it); the web layer serves CDS Hooks
     "recommend": 4, "batch": 4, "mappings": 3, "rxnorm": 3, "remote": 1,
     "checks": 3, "graph": 3,
-    "fhir": 4,
     "web": 5, "cli": 6, "__init__": 6, "serving": 6, "sparql_check": 1, "sparql_service": 2,
-    "version": 2, "fhir": 4, "release": 4, "diff": 4, "changelog": 4,
+    "version": 2, "release": 4, "diff": 4, "changelog": 4,
 }
 
 

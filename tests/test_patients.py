@@ -32,7 +32,10 @@ INVALID = EXPECTED["invalid"]
 MKG = "https://w3id.org/myeloma-kg/ontology#"
 REGIMEN = "https://w3id.org/myeloma-kg/regimen/"
 DRUG = "https://w3id.org/myeloma-kg/drug/"
-CLASS_SWITCH = [REGIMEN + n for n in ("CiltaCel", "IdeCel", "TecMono", "ElraMono", "TalMono", "LinvoMono")]
+# after two prior lines (the dara-refractory examples) the class switch is CAR T cells; bispecific
+# antibody monotherapy needs three or more prior lines (issue 10: the limits of MajesTEC-1 and the others)
+CLASS_SWITCH = [REGIMEN + n for n in ("CiltaCel", "IdeCel")]
+BISPECIFIC_MONOTHERAPY = [REGIMEN + n for n in ("TecMono", "ElraMono", "TalMono", "LinvoMono")]
 RECORD_SUFFIXES = (".json", ".jsonld", ".ttl")
 
 
@@ -220,6 +223,9 @@ def test_dara_refractory_recent_gets_no_anti_cd38_regimen(results, anti_cd38_reg
     assert not recommended & anti_cd38_regimens, sorted(recommended & anti_cd38_regimens)
     assert set(CLASS_SWITCH) <= recommended
     assert not any(item["rechallenge"] for item in result["recommended"])
+    reasons = _by_regimen(result["notRecommended"])
+    for regimen in BISPECIFIC_MONOTHERAPY:
+        assert any("fewer than three prior lines" in r for r in reasons[regimen]["reasons"]), reasons[regimen]
 
 
 def test_dara_refractory_long_ago_gets_anti_cd38_rechallenge(results, anti_cd38_regimens):

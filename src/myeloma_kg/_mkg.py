@@ -62,6 +62,7 @@ class MKG(DefinedNamespace):
     AspectTripleClassExposed: URIRef
     BCL2Inhibitor: URIRef
     BCMADirectedRegimen: URIRef
+    BCMADirectedTCellTherapy: URIRef
     BCMADirectedTherapy: URIRef
     BelantamabRegimen: URIRef
     BispecificTCellEngager: URIRef
@@ -117,6 +118,7 @@ class MKG(DefinedNamespace):
     FirstRelapse: URIRef
     FrequencyScheme: URIRef
     GPRC5DDirectedRegimen: URIRef
+    GPRC5DDirectedTCellTherapy: URIRef
     GPRC5DDirectedTherapy: URIRef
     Grade3PlusAdverseEvent: URIRef
     Guideline: URIRef
@@ -178,6 +180,7 @@ class MKG(DefinedNamespace):
     PooledAnalysis: URIRef
     PopulationSubgroup: URIRef
     PrimaryAnalysis: URIRef
+    ProgressedAfter: URIRef
     ProteasomeInhibitor: URIRef
     ProteasomeInhibitorRegimen: URIRef
     Publication: URIRef
@@ -188,6 +191,7 @@ class MKG(DefinedNamespace):
     Refractory: URIRef
     Regimen: URIRef
     RegimenCondition: URIRef
+    RegimenEligibility: URIRef
     RegimenPartnerCriterion: URIRef
     Required: URIRef
     ResponseCR: URIRef
@@ -276,7 +280,10 @@ class MKG(DefinedNamespace):
     backboneClass: URIRef
     bestResponse: URIRef
     blinding: URIRef
+    cardiacCondition: URIRef
+    cardiacHistory: URIRef
     cautionDrug: URIRef
+    cautionForEveryRegimen: URIRef
     cautionRegimen: URIRef
     cautionText: URIRef
     charlsonIndex: URIRef
@@ -305,6 +312,7 @@ class MKG(DefinedNamespace):
     daysOfCycle: URIRef
     definedBy: URIRef
     design: URIRef
+    dialysis: URIRef
     doi: URIRef
     dose: URIRef
     doseUnit: URIRef
@@ -315,7 +323,9 @@ class MKG(DefinedNamespace):
     drugbankId: URIRef
     ecog: URIRef
     eligibilityAspect: URIRef
+    eligibilityBasis: URIRef
     eligibilityPolicy: URIRef
+    eligibilityRegimen: URIRef
     endDate: URIRef
     endpoint: URIRef
     enrolled: URIRef
@@ -369,6 +379,7 @@ class MKG(DefinedNamespace):
     maxPriorLines: URIRef
     meetsCriterion: URIRef
     metText: URIRef
+    metWhenUnknown: URIRef
     minExclusive: URIRef
     minInclusive: URIRef
     minPriorLines: URIRef
@@ -395,6 +406,7 @@ class MKG(DefinedNamespace):
     postdatesGuideline: URIRef
     preferredRegimen: URIRef
     priorLineCount: URIRef
+    progressedAfter: URIRef
     progressionDate: URIRef
     publicationDate: URIRef
     publicationYear: URIRef
@@ -411,6 +423,7 @@ class MKG(DefinedNamespace):
     riskRatio: URIRef
     route: URIRef
     rxcui: URIRef
+    sameTargetReason: URIRef
     scheduleDrug: URIRef
     sites: URIRef
     source: URIRef
@@ -424,10 +437,12 @@ class MKG(DefinedNamespace):
     strength: URIRef
     studyCode: URIRef
     supportedBy: URIRef
+    targetName: URIRef
     timepointMonths: URIRef
     toCycle: URIRef
     toWeek: URIRef
     topic: URIRef
+    toxicity: URIRef
     unii: URIRef
     unit: URIRef
     unknownText: URIRef

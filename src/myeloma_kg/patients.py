@@ -140,9 +140,19 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
         add(patient, "patientId", literal(raw_id, "string"))
     for key, prop, kind in (("age", "age", "integer"), ("ecog", "ecog", "integer"),
                             ("creatinineClearance", "creatinineClearance", "decimal"),
-                            ("extramedullaryDisease", "extramedullaryDisease", "boolean")):
+                            ("extramedullaryDisease", "extramedullaryDisease", "boolean"),
+                            ("dialysis", "dialysis", "boolean")):
         if data.get(key) is not None:
             add(patient, prop, literal(data[key], kind))
+    if data.get("sameTargetReason") is not None:
+        add(patient, "sameTargetReason", text_literal(data["sameTargetReason"]))
+    cardiac = data.get("cardiacHistory")
+    if isinstance(cardiac, list):  # the conditions themselves: history is true when any is named
+        add(patient, "cardiacHistory", literal(bool(cardiac), "boolean"))
+        for condition in cardiac:
+            add(patient, "cardiacCondition", text_literal(condition))
+    elif cardiac is not None:
+        add(patient, "cardiacHistory", literal(cardiac, "boolean"))
     frailty = data.get("imwgFrailty") or {}
     for key, prop in (("charlson", "charlsonIndex"), ("adl", "adlScore"), ("iadl", "iadlScore")):
         if frailty.get(key) is not None:
@@ -171,6 +181,9 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
             add(node, "bestResponse", term_or_word(vocabulary, "response", line["bestResponse"]))
         if line.get("stopReason") is not None:
             add(node, "stopReason", term_or_word(vocabulary, "stopReason", line["stopReason"]))
+        toxicity = line.get("toxicity")
+        for text in (toxicity if isinstance(toxicity, list) else [toxicity] if toxicity is not None else []):
+            add(node, "toxicity", text_literal(text))
         drugs = line.get("drugs")
         if drugs is not None and not isinstance(drugs, list):
             drugs = [drugs]
@@ -204,6 +217,14 @@ def term_or_word(vocabulary: Vocabulary, kind: str, word: Any) -> ox.NamedNode |
     return ox.NamedNode(iri) if iri else ox.Literal(str(word))
 
 
+def text_literal(value: Any) -> ox.Literal:
+    """A free text of the record (a toxicity, a heart condition): anything but a string is kept as
+    JSON (rdf:JSON), which the shapes reject by naming the value."""
+    if isinstance(value, str):
+        return ox.Literal(value)
+    return ox.Literal(json.dumps(value), datatype=ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"))
+
+
 def literal(value: Any, kind: str) -> ox.Literal:
     """A typed literal when the value fits the type, otherwise a plain string the shapes reject."""
     if kind == "boolean" and isinstance(value, bool):
@@ -218,7 +239,7 @@ def literal(value: Any, kind: str) -> ox.Literal:
             return ox.Literal(dt.date.fromisoformat(value).isoformat(), datatype=ox.NamedNode(XSD + "date"))
         except ValueError:
             pass
-    if kind == "string" and isinstance(value, (str, int)):
+    if kind == "string" and isinstance(value, (str, int)) and not isinstance(value, bool):
         return ox.Literal(str(value))
     return ox.Literal(json.dumps(value) if not isinstance(value, str) else value)
 

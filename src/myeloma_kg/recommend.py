@@ -67,6 +67,9 @@ class Recommender:
         self.regimens = {r["regimen"]: r for r in kg.select(self.q["regimens"])}
         self.recommendations = {r["recommendation"]: r for r in kg.select(self.q["recommendation-info"])}
         self.pairs = [(r["recommendation"], r["regimen"]) for r in kg.select(self.q["pairs"])]
+        self.action_regimens: dict[str, set[str]] = {}
+        for row in kg.select(self.q["action-regimens"]):
+            self.action_regimens.setdefault(row["action"], set()).add(row["regimen"])
         self.evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for row in kg.select(self.q["evidence"]):
             self.evidence.setdefault((row["recommendation"], row["regimen"]), []).append(row)
@@ -177,17 +180,28 @@ class Recommender:
             cautions = _rows(_run(store, self.q["cautions"], options), ("recommendation", "regimen", "text"))
             t0 = self._timed("query cautions", t0)
             care = _rows(_run(store, self.q["supportive-care"], options),
-                         ("recommendation", "notation", "action", "kindLabel", "statement"))
-            self._timed("query supportive-care", t0)
+                         ("recommendation", "notation", "action", "kindLabel", "statement", "status", "source",
+                          "withRegimens", "drugSpecific"))
+            t0 = self._timed("query supportive-care", t0)
+            history = {
+                "currentLine": _rows(_run(store, self.q["current-line"], options),
+                                     ("number", "start", "end", "progression", "response", "state", "drugs")),
+                "toxicity": _rows(_run(store, self.q["toxicity"], options),
+                                  ("regimen", "number", "drugLabel", "toxicity", "repeat")),
+                "targets": _rows(_run(store, self.q["prior-targets"], options),
+                                 ("target", "drugLabel", "number", "progressed")),
+            }
+            self._timed("query history", t0)
         t0 = time.perf_counter()
-        result = self._assemble(record, derived, verdicts, partners, cautions, care, report)
+        result = self._assemble(record, derived, verdicts, partners, cautions, care, report, history)
         result["graphVersion"] = self.graph_version.as_json()  # which graph answered, so a user can pin it
         self._timed("assemble JSON", t0)
         return Outcome(report, result)
 
     # -- output (contract section 6) ---------------------------------------------------
 
-    def _assemble(self, record, derived, verdicts, partners, cautions, care, report) -> dict[str, Any]:
+    def _assemble(self, record, derived, verdicts, partners, cautions, care, report, history=None) -> dict[str, Any]:
+        history = history or {"currentLine": [], "toxicity": [], "targets": []}
         per_pair: dict[tuple[str, str], list[dict[str, Any]]] = {pair: [] for pair in self.pairs}
         for row in verdicts:
             per_pair.setdefault((row["recommendation"], row["regimen"]), []).append(row)
@@ -200,6 +214,23 @@ class Recommender:
         caution_map: dict[tuple[str, str], list[str]] = {}
         for row in cautions:
             caution_map.setdefault((row["recommendation"], row["regimen"]), []).append(row["text"])
+        # a line stopped for toxicity (queries/patient/toxicity.rq): the same regimen again is a
+        # failed criterion, a shared drug a caution; both name the line and the toxicity
+        for row in history["toxicity"]:
+            toxicity = row.get("toxicity") or "toxicity not named in the record"
+            for rec, regimen in self.pairs:
+                if regimen != row["regimen"]:
+                    continue
+                if row["repeat"]:
+                    per_pair.setdefault((rec, regimen), []).append({
+                        "verdict": "failed", "source": "toxicity",
+                        "text": f"line {row['number']} gave these drugs and was stopped for toxicity ({toxicity}): "
+                                "not offered again as it was given"})
+                else:
+                    caution_map.setdefault((rec, regimen), []).append(
+                        f"Line {row['number']} was stopped for toxicity ({toxicity}) on {row['drugLabel']}, which this "
+                        f"regimen contains: check that it has resolved and whether {row['drugLabel']} can be given again, "
+                        "with a dose change where its label allows one.")
 
         applying: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {}
         failing: dict[str, list[str]] = {}
@@ -229,7 +260,9 @@ class Recommender:
                     "recommendations": sorted({e[0] for e in entries}, key=lambda x: keys.get(x, unknown_key)),
                     "strength": rinfo.get("strengthLabel") or rinfo.get("strength"),
                     "evidenceStatus": rinfo.get("status"),
-                    "rechallenge": all(self.recommendations.get(e[0], {}).get("rechallenge") for e in entries),
+                    # a rechallenge only for a patient who has received an anti-CD38 antibody
+                    "rechallenge": derived.get("antiCD38Status") in ("exposed", "refractory")
+                                   and all(self.recommendations.get(e[0], {}).get("rechallenge") for e in entries),
                     "evidence": [{"trial": s["study"], "nctId": s.get("nctId"), "name": s["name"]} for s in own],
                     "because": because,
                     "cautions": _unique(c for e in entries for c in caution_map.get((e[0], regimen), [])),
@@ -242,6 +275,26 @@ class Recommender:
 
         recommended.sort(key=lambda i: (keys.get(i["recommendation"], unknown_key), i["label"]))
         as_of = derived.get("asOf")
+        offered = {item["regimen"] for item in recommended}
+        supporting = {rec for item in recommended for rec in item["recommendations"]}
+        labels = {regimen: base["label"] for regimen, base in self._regimen_items}
+        care_items: dict[str, dict[str, Any]] = {}
+        for r in care:
+            # an action of a regimen-naming recommendation only when it supports an offered regimen;
+            # an action naming drugs only when an offered regimen contains one
+            if r["withRegimens"] and r["recommendation"] not in supporting:
+                continue
+            serves = self.action_regimens.get(r["action"], set()) & offered
+            if r["drugSpecific"] and not serves:
+                continue
+            item = care_items.setdefault(r["action"], {
+                "recommendation": r["recommendation"], "notation": r.get("notation"), "kind": r["kindLabel"],
+                "action": r["action"], "statement": r["statement"], "evidenceStatus": r.get("status"),
+                "source": r.get("source"), "forRegimens": []})
+            for regimen in sorted(serves, key=lambda g: labels.get(g, g)):
+                if labels.get(regimen) not in item["forRegimens"]:
+                    item["forRegimens"].append(labels.get(regimen))
+        current = history["currentLine"][0] if history["currentLine"] else None
         return {
             "patient": record.iri.value,
             "asOf": as_of,
@@ -253,14 +306,17 @@ class Recommender:
                 "monthsSinceLastAntiCD38": None if derived.get("months") is None else round(derived["months"], 1),
                 "highRiskCytogenetics": derived.get("highRisk"),
                 "frailty": derived.get("frailty"),
+                "priorTargetedTherapy": [
+                    {"target": t["target"], "drug": t["drugLabel"], "line": t["number"],
+                     "progressedOrRefractory": bool(t["progressed"])} for t in history["targets"]],
             },
+            "currentLine": None if current is None else {
+                "line": current["number"], "state": current["state"], "bestResponse": current.get("response"),
+                "start": current.get("start"), "end": current.get("end"), "progressionDate": current.get("progression"),
+                "drugs": sorted(x.lower() for x in (current.get("drugs") or "").split("|") if x)},
             "recommended": recommended,
             "notRecommended": not_recommended,
-            "supportiveCare": list({
-                r["action"]: {"recommendation": r["recommendation"], "notation": r.get("notation"),
-                              "kind": r["kindLabel"], "action": r["action"], "statement": r["statement"]}
-                for r in care
-            }.values()) if recommended else [],
+            "supportiveCare": list(care_items.values()) if recommended else [],
             "warnings": [i.message for i in report.issues if i.severity != "violation"],
         }
 
@@ -377,6 +433,15 @@ def render_text(result: dict[str, Any]) -> str:
         f"  exposed to: {', '.join(d['exposedTo']) or 'nothing'}",
         f"  refractory to: {', '.join(d['refractoryTo']) or 'nothing'}",
         f"  high-risk cytogenetics: {_yes_no(d['highRiskCytogenetics'])}; frailty: {d.get('frailty') or 'not given'}",
+    ]
+    if result.get("currentLine"):
+        c = result["currentLine"]
+        lines.append(f"  current line: {c['line']} ({', '.join(c['drugs']) or 'no drugs'}), {c['state']}"
+                     + (f", best response {c['bestResponse']}" if c.get("bestResponse") else ""))
+    for t in d.get("priorTargetedTherapy") or []:
+        lines.append(f"  earlier {t['target']}-directed therapy: {t['drug']} (line {t['line']})"
+                     + (", progressed on it or refractory" if t["progressedOrRefractory"] else ""))
+    lines += [
         "",
         "Recommended:",
     ]
@@ -396,7 +461,7 @@ def render_text(result: dict[str, Any]) -> str:
     for item in result["notRecommended"]:
         lines.append(f"  {item['label']}: " + "; ".join(item["reasons"]))
     if result.get("supportiveCare"):
-        lines += ["", "Supportive care when starting an anti-CD38 regimen:"]
+        lines += ["", "Supportive care and next steps with the options offered:"]
         for action in result["supportiveCare"]:
             lines.append(f"  [{action['kind']}] {action['statement']}")
     if result.get("warnings"):

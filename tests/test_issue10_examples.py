@@ -1,0 +1,145 @@
+"""Issue 10: the examples written for its rules, one rule each (``issue10Rules`` in
+examples/expected-outcomes.json), and the aspects of their outcomes that the general example tests
+(tests/test_patients.py) do not read: the current line's state, the target of an earlier
+immunotherapy, supportive care that must or must not appear, cautions that must not appear, and
+the evidence listed for a regimen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from myeloma_kg import Settings, load_graph
+from myeloma_kg.patients import read_file
+from myeloma_kg.recommend import Recommender, render_text
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "patients"
+EXPECTED = json.loads((ROOT / "examples" / "expected-outcomes.json").read_text(encoding="utf-8"))
+AS_OF = dt.date.fromisoformat(EXPECTED["asOf"])
+RULES = EXPECTED["issue10Rules"]
+CASES = {name: EXPECTED["valid"][name] for name in RULES.values()}
+T = "https://w3id.org/myeloma-kg/trial/"
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    recommender = Recommender(load_graph(Settings.load(environ={})))
+    cache: dict[str, dict] = {}
+
+    def get(name: str) -> dict:
+        if name not in cache:
+            record = read_file(EXAMPLES / name, recommender.vocabulary, as_of=AS_OF)
+            cache[name] = recommender.recommend(record).recommendation
+        return cache[name]
+
+    return get
+
+
+def _aspect(key):
+    return [pytest.param(n, id=n) for n, v in CASES.items() if key in v.get("issue10", {})]
+
+
+def test_every_rule_has_its_own_example():
+    assert len(RULES) >= 20
+    assert len(set(RULES.values())) == len(RULES), "an example is shared by two rules"
+    for rule, name in RULES.items():
+        assert (EXAMPLES / name).is_file(), (rule, name)
+        assert name in EXPECTED["valid"], name
+
+
+@pytest.mark.parametrize("name", _aspect("currentLineState"))
+def test_current_line_state(outcome, name):
+    result = outcome(name)
+    assert result["currentLine"]["state"] == CASES[name]["issue10"]["currentLineState"]
+    assert result["currentLine"]["line"] == result["derived"]["priorLines"]
+
+
+def test_ongoing_responding_line_gets_nothing_and_says_why(outcome):
+    result = outcome("ongoing-responding.json")
+    assert result["recommended"] == [] and result["supportiveCare"] == []
+    assert all(any("ongoing and the disease is responding" in r for r in item["reasons"]) for item in result["notRecommended"])
+    assert "current line: 2" in render_text(result)
+
+
+@pytest.mark.parametrize("name", _aspect("priorTargetedTherapy"))
+def test_prior_target_is_named(outcome, name):
+    result = outcome(name)
+    assert result["derived"]["priorTargetedTherapy"] == CASES[name]["issue10"]["priorTargetedTherapy"]
+    target = CASES[name]["issue10"]["priorTargetedTherapy"][0]["target"]
+    assert f"earlier {target}-directed therapy" in render_text(result)
+
+
+def test_no_target_history_gives_an_empty_list(outcome):
+    assert outcome("bispecific-after-two-lines.json")["derived"]["priorTargetedTherapy"] == []
+
+
+@pytest.mark.parametrize("name", _aspect("supportiveCareIncludes"))
+def test_supportive_care_includes(outcome, name):
+    actions = {a["action"] for a in outcome(name)["supportiveCare"]}
+    missing = set(CASES[name]["issue10"]["supportiveCareIncludes"]) - actions
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("name", _aspect("supportiveCareExcludes"))
+def test_supportive_care_excludes(outcome, name):
+    actions = {a["action"] for a in outcome(name)["supportiveCare"]}
+    present = set(CASES[name]["issue10"]["supportiveCareExcludes"]) & actions
+    assert not present, present
+
+
+def test_care_items_carry_status_source_and_the_regimens_they_serve(outcome):
+    result = outcome("bispecific-crs-care.json")
+    care = {a["action"].rsplit("/", 1)[1]: a for a in result["supportiveCare"]}
+    crs = care["crs-icans-step-up-monitoring"]
+    assert crs["evidenceStatus"] and crs["source"]
+    redirecting = {"teclistamab", "elranatamab", "talquetamab", "linvoseltamab", "ciltacabtagene autoleucel",
+                   "idecabtagene vicleucel"}
+    expected = {i["label"] for i in result["recommended"] if redirecting & set(i["components"])}
+    assert len(expected) == 6  # cilta-cel, ide-cel and the four bispecific monotherapies
+    assert set(crs["forRegimens"]) == expected
+    assert care["crs-icans-treatment-readiness"]["evidenceStatus"] != care["crs-icans-step-up-monitoring"]["evidenceStatus"]
+
+
+@pytest.mark.parametrize("name", _aspect("cautionsAbsent"))
+def test_cautions_absent(outcome, name):
+    result = outcome(name)
+    for text in CASES[name]["issue10"]["cautionsAbsent"]:
+        for item in result["recommended"]:
+            assert not any(text in c for c in item["cautions"]), (item["label"], text)
+    assert not any(item["rechallenge"] for item in result["recommended"])
+
+
+def test_rechallenge_caution_still_shown_for_a_real_rechallenge(outcome):
+    items = {i["regimen"].rsplit("/", 1)[1]: i for i in outcome("rechallenge-after-four-lines.json")["recommended"]}
+    assert any("The evidence for giving an anti-CD38 antibody again" in c for c in items["IsaPd"]["cautions"])
+
+
+@pytest.mark.parametrize("name", _aspect("evidenceIncludes"))
+def test_partner_trials_listed_as_evidence(outcome, name):
+    items = {i["regimen"].rsplit("/", 1)[1]: i for i in outcome(name)["recommended"]}
+    for regimen, studies in CASES[name]["issue10"]["evidenceIncludes"].items():
+        listed = {e["trial"] for e in items[regimen]["evidence"]}
+        assert {T + s for s in studies} <= listed, (regimen, listed)
+        assert all(e["nctId"] is None for e in items[regimen]["evidence"] if e["trial"] in {T + s for s in studies})
+
+
+def test_ecog_caution_only_where_ecog_is_3_or_4(outcome):
+    text = "ECOG performance status 3-4"
+    assert all(any(text in c for c in i["cautions"]) for i in outcome("ecog-3-len-refractory.json")["recommended"])
+    assert not any(any(text in c for c in i["cautions"]) for i in outcome("cardiac-history-carfilzomib.json")["recommended"])
+
+
+def test_cardiac_caution_only_on_carfilzomib_regimens(outcome):
+    for item in outcome("cardiac-history-carfilzomib.json")["recommended"]:
+        has = any("History of heart disease" in c for c in item["cautions"])
+        assert has == ("carfilzomib" in item["components"]), item["label"]
+
+
+def test_text_heading_fits_the_care_offered(outcome):
+    text = render_text(outcome("bispecific-crs-care.json"))
+    assert "Supportive care and next steps with the options offered:" in text
+    assert "anti-CD38 regimen:" not in text

@@ -61,7 +61,8 @@ def worked(tmp_path_factory, settings):
     ours = settings.with_overrides({"releases_dir": str(releases)})
     first = write_release(load_graph(ours), ours)
     home = base / "edited"
-    shutil.copytree(ROOT / "ontology", home / "ontology")
+    for folder in ("ontology", "queries", "shapes"):
+        shutil.copytree(ROOT / folder, home / folder)
     edit(home)
     edited = ours.with_overrides({"home": str(home)})
     second = write_release(load_graph(edited), edited)

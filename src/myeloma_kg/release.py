@@ -78,9 +78,12 @@ def _files(kg, settings, version: str) -> list[tuple[str, Callable[[], bytes]]]:
 
 
 def _fhir_bundle(kg, settings) -> bytes:
-    from .fhir.export import export_bundle
+    from .fhir.cli import export_bundle
 
-    return json.dumps(export_bundle(kg, settings, fhir_version="R5"), indent=1, ensure_ascii=False).encode()
+    data, _summary, problems = export_bundle(kg, settings, "R5")
+    if problems:
+        raise ReleaseError("the FHIR Bundle does not validate, so no release is written: " + "; ".join(problems[:5]))
+    return data
 
 
 def write_release(kg, settings, folder: Path | None = None, *, force: bool = False,

@@ -33,6 +33,7 @@ from ..store import KnowledgeGraph
 from . import graphdata
 from .graphdata import GraphData, distinct
 from .ids import CPG, FHIR_BASE, MKG_SYSTEM, NCIT, RXNORM, URI, concept, fhir_id, fhir_name, local_name
+from ..version import graph_version
 
 FHIR_VERSIONS = ("R5", "R4")
 PLAN_TYPE = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
@@ -63,6 +64,9 @@ class Export:
         return out
 
 
+CONTENT_HASH_SYSTEM = "https://w3id.org/myeloma-kg/content-hash"
+
+
 def build(kg: KnowledgeGraph, queries_dir, fhir_version: str = "R5") -> Export:
     """The Bundle of the graph in ``fhir_version`` (``R5`` or ``R4``)."""
     if fhir_version not in FHIR_VERSIONS:
@@ -72,6 +76,7 @@ def build(kg: KnowledgeGraph, queries_dir, fhir_version: str = "R5") -> Export:
     timings = {"queries": time.perf_counter() - started}
     started = time.perf_counter()
     version = data.version["versionInfo"]
+    content_hash = graph_version(kg).content_hash  # the graph's files, so an export can be pinned
     context = _Context(version=version, publisher=data.version.get("creator") or "myeloma-kg")
     plans = [plan_definition(rec, data.parts.get(rec["rec"], []), context) for rec in data.recommendations]
     activities = [activity_definition(iri, rows, data.dosing.get(iri, []), context)
@@ -92,7 +97,9 @@ def build(kg: KnowledgeGraph, queries_dir, fhir_version: str = "R5") -> Export:
         "resourceType": "Bundle",
         "id": fhir_id(f"myeloma-kg-{version}-{fhir_version}"),
         "meta": {"tag": [{"system": MKG_SYSTEM, "code": "fhir-" + fhir_version,
-                          "display": f"myeloma-kg {version} as FHIR {fhir_version}"}]},
+                          "display": f"myeloma-kg {version} as FHIR {fhir_version}"}]
+                 + ([{"system": CONTENT_HASH_SYSTEM, "code": content_hash,
+                      "display": "SHA-256 of the graph's content files"}] if content_hash else [])},
         "identifier": {"system": URI, "value": f"{data.version.get('versionIRI') or data.version['ontology']}/fhir/{fhir_version}"},
         "type": "collection",
         "entry": [{"fullUrl": f"{FHIR_BASE}/{r['resourceType']}/{r['id']}", "resource": r} for r in resources],

@@ -30,5 +30,5 @@ def api():
 def changes_of(iri: str) -> list[dict]:
     """For a resource page: each version that changed ``iri``, with what changed, in words."""
     return [{"title": entry.title, "status": change.status,
-             "items": [f"{item['aspect']}: {describe(item)}" for item in change.changes]}
+             "lines": [f"{item['aspect']}: {describe(item)}" for item in change.changes]}
             for entry, change in _log().for_entity(iri)]

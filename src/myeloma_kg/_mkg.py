@@ -45,6 +45,7 @@ class MKG(DefinedNamespace):
     AntibodyDrugConjugate: URIRef
     AnyInfection: URIRef
     AnyOfCriterion: URIRef
+    ApprovedState: URIRef
     AspectAntiCD38Refractory: URIRef
     AspectBortezomibRefractory: URIRef
     AspectCytogenetics: URIRef
@@ -69,6 +70,7 @@ class MKG(DefinedNamespace):
     CROrBetter: URIRef
     CarfilzomibRegimen: URIRef
     Caution: URIRef
+    CertaintyAssessment: URIRef
     CertaintyScheme: URIRef
     ChEBI: URIRef
     ClassicHighRisk: URIRef
@@ -77,6 +79,7 @@ class MKG(DefinedNamespace):
     ClinicalState: URIRef
     ClinicalTrial: URIRef
     CompleteRenalResponse: URIRef
+    ConcernScheme: URIRef
     ConfidenceHigh: URIRef
     ConfidenceLowMedium: URIRef
     ConfidenceMedium: URIRef
@@ -90,9 +93,12 @@ class MKG(DefinedNamespace):
     Daily: URIRef
     Days: URIRef
     Demographic: URIRef
+    DirectionScheme: URIRef
     DiscontinuationForAE: URIRef
     DiseaseFeature: URIRef
+    DomainJudgement: URIRef
     DosingSchedule: URIRef
+    DraftState: URIRef
     Drug: URIRef
     DrugBank: URIRef
     DrugExposure: URIRef
@@ -119,6 +125,7 @@ class MKG(DefinedNamespace):
     GPRC5DDirectedRegimen: URIRef
     GPRC5DDirectedTherapy: URIRef
     Grade3PlusAdverseEvent: URIRef
+    GradeDomainScheme: URIRef
     Guideline: URIRef
     HeavilyPretreated: URIRef
     HighCertainty: URIRef
@@ -130,6 +137,9 @@ class MKG(DefinedNamespace):
     IdentifierSchemeScheme: URIRef
     ImmunomodulatoryDrug: URIRef
     ImmunomodulatoryRegimen: URIRef
+    Imprecision: URIRef
+    Inconsistency: URIRef
+    Indirectness: URIRef
     InfectionGrade3Plus: URIRef
     InfusionReaction: URIRef
     InterimAnalysis: URIRef
@@ -148,6 +158,7 @@ class MKG(DefinedNamespace):
     NCIt: URIRef
     Neurotoxicity: URIRef
     NeutropeniaGrade3Plus: URIRef
+    NoSeriousConcern: URIRef
     NotApplicablePhase: URIRef
     NotGraded: URIRef
     ORR: URIRef
@@ -181,9 +192,12 @@ class MKG(DefinedNamespace):
     ProteasomeInhibitor: URIRef
     ProteasomeInhibitorRegimen: URIRef
     Publication: URIRef
+    PublicationBias: URIRef
     QuantityCriterion: URIRef
     RandomizedTrial: URIRef
     Recommendation: URIRef
+    RecommendationAgainst: URIRef
+    RecommendationFor: URIRef
     Reconstructed: URIRef
     Refractory: URIRef
     Regimen: URIRef
@@ -199,8 +213,12 @@ class MKG(DefinedNamespace):
     ResponseScheme: URIRef
     ResponseVGPR: URIRef
     Retinoid: URIRef
+    ReviewActivity: URIRef
+    ReviewStateScheme: URIRef
+    ReviewedState: URIRef
     RiskClassificationScheme: URIRef
     RiskGroup: URIRef
+    RiskOfBias: URIRef
     RouteScheme: URIRef
     RxNorm: URIRef
     SLAMF7Antibody: URIRef
@@ -208,6 +226,7 @@ class MKG(DefinedNamespace):
     SchedulePhase: URIRef
     SelinexorRegimen: URIRef
     SeriousAdverseEvent: URIRef
+    SeriousConcern: URIRef
     SingleInfusion: URIRef
     SmallMolecule: URIRef
     StateCriterion: URIRef
@@ -251,6 +270,7 @@ class MKG(DefinedNamespace):
     VenetoclaxRegimen: URIRef
     VerifiedFromSource: URIRef
     VeryLowCertainty: URIRef
+    VerySeriousConcern: URIRef
     WeakRecommendation: URIRef
     Weekly: URIRef
     Wikidata: URIRef
@@ -269,6 +289,8 @@ class MKG(DefinedNamespace):
     anyOf: URIRef
     appliesWhen: URIRef
     asOfDate: URIRef
+    assessedFor: URIRef
+    assessesOutcome: URIRef
     atcCode: URIRef
     atcEdition: URIRef
     author: URIRef
@@ -279,6 +301,7 @@ class MKG(DefinedNamespace):
     cautionDrug: URIRef
     cautionRegimen: URIRef
     cautionText: URIRef
+    certainty: URIRef
     charlsonIndex: URIRef
     chebiId: URIRef
     ciLevel: URIRef
@@ -293,6 +316,7 @@ class MKG(DefinedNamespace):
     comparatorNotReached: URIRef
     comparatorValue: URIRef
     concentration: URIRef
+    concern: URIRef
     conditionRegimen: URIRef
     confidence: URIRef
     confidenceNote: URIRef
@@ -305,7 +329,9 @@ class MKG(DefinedNamespace):
     daysOfCycle: URIRef
     definedBy: URIRef
     design: URIRef
+    direction: URIRef
     doi: URIRef
+    domainJudgement: URIRef
     dose: URIRef
     doseUnit: URIRef
     dosesInPhase: URIRef
@@ -320,6 +346,7 @@ class MKG(DefinedNamespace):
     endpoint: URIRef
     enrolled: URIRef
     evaluates: URIRef
+    evidenceCertainty: URIRef
     evidenceNote: URIRef
     evidenceStatus: URIRef
     experimentalArm: URIRef
@@ -336,6 +363,7 @@ class MKG(DefinedNamespace):
     fromCycle: URIRef
     fromWeek: URIRef
     fullName: URIRef
+    gradeDomain: URIRef
     hasAbstractStatement: URIRef
     hasCaution: URIRef
     hasComponent: URIRef
@@ -347,6 +375,7 @@ class MKG(DefinedNamespace):
     hasPhase: URIRef
     hasRecommendation: URIRef
     hasRegimenCondition: URIRef
+    hasReview: URIRef
     hasState: URIRef
     hasTherapyLine: URIRef
     hazardRatio: URIRef
@@ -360,6 +389,7 @@ class MKG(DefinedNamespace):
     isRechallenge: URIRef
     issue: URIRef
     journal: URIRef
+    judgementReason: URIRef
     lacksState: URIRef
     lineContext: URIRef
     lineNumber: URIRef
@@ -407,6 +437,9 @@ class MKG(DefinedNamespace):
     refractoryTo: URIRef
     reportsOutcome: URIRef
     responseRank: URIRef
+    resultingState: URIRef
+    reviewNote: URIRef
+    reviewState: URIRef
     riskGroupScheme: URIRef
     riskRatio: URIRef
     route: URIRef

@@ -71,3 +71,13 @@ def test_patient_form_shows_the_recommendation(page, live_server):
     text = page.inner_text("#result")
     assert "Recommended" in text and "refractory" in text and ("Teclistamab" in text or "TecMono" in text)
     page.screenshot(path=str(SHOTS / "patient.png"), full_page=True)
+
+
+def test_summary_of_findings_table_shows_the_trial_figures(page, live_server):
+    page.goto(live_server + "/recommendation/R3")
+    row = page.locator("table.sof tbody tr", has_text="IKEMA")
+    assert row.count() == 1
+    text = row.inner_text()
+    assert "HR 0.58 (95.4% CI 0.42–0.79)" in text and "not assessed" in text
+    assert "draft, set by myeloma-kg curation team" in page.inner_text("table.grading")
+    page.locator("table.sof").screenshot(path=str(SHOTS / "summary-of-findings.png"))

@@ -45,6 +45,7 @@ class MKG(DefinedNamespace):
     AntibodyDrugConjugate: URIRef
     AnyInfection: URIRef
     AnyOfCriterion: URIRef
+    ApprovedState: URIRef
     AspectAntiCD38Refractory: URIRef
     AspectBortezomibRefractory: URIRef
     AspectCytogenetics: URIRef
@@ -70,6 +71,7 @@ class MKG(DefinedNamespace):
     CROrBetter: URIRef
     CarfilzomibRegimen: URIRef
     Caution: URIRef
+    CertaintyAssessment: URIRef
     CertaintyScheme: URIRef
     ChEBI: URIRef
     ClassicHighRisk: URIRef
@@ -78,6 +80,7 @@ class MKG(DefinedNamespace):
     ClinicalState: URIRef
     ClinicalTrial: URIRef
     CompleteRenalResponse: URIRef
+    ConcernScheme: URIRef
     ConfidenceHigh: URIRef
     ConfidenceLowMedium: URIRef
     ConfidenceMedium: URIRef
@@ -91,9 +94,12 @@ class MKG(DefinedNamespace):
     Daily: URIRef
     Days: URIRef
     Demographic: URIRef
+    DirectionScheme: URIRef
     DiscontinuationForAE: URIRef
     DiseaseFeature: URIRef
+    DomainJudgement: URIRef
     DosingSchedule: URIRef
+    DraftState: URIRef
     Drug: URIRef
     DrugBank: URIRef
     DrugExposure: URIRef
@@ -121,6 +127,7 @@ class MKG(DefinedNamespace):
     GPRC5DDirectedTCellTherapy: URIRef
     GPRC5DDirectedTherapy: URIRef
     Grade3PlusAdverseEvent: URIRef
+    GradeDomainScheme: URIRef
     Guideline: URIRef
     HeavilyPretreated: URIRef
     HighCertainty: URIRef
@@ -132,6 +139,9 @@ class MKG(DefinedNamespace):
     IdentifierSchemeScheme: URIRef
     ImmunomodulatoryDrug: URIRef
     ImmunomodulatoryRegimen: URIRef
+    Imprecision: URIRef
+    Inconsistency: URIRef
+    Indirectness: URIRef
     InfectionGrade3Plus: URIRef
     InfusionReaction: URIRef
     InterimAnalysis: URIRef
@@ -150,6 +160,7 @@ class MKG(DefinedNamespace):
     NCIt: URIRef
     Neurotoxicity: URIRef
     NeutropeniaGrade3Plus: URIRef
+    NoSeriousConcern: URIRef
     NotApplicablePhase: URIRef
     NotGraded: URIRef
     ORR: URIRef
@@ -184,9 +195,12 @@ class MKG(DefinedNamespace):
     ProteasomeInhibitor: URIRef
     ProteasomeInhibitorRegimen: URIRef
     Publication: URIRef
+    PublicationBias: URIRef
     QuantityCriterion: URIRef
     RandomizedTrial: URIRef
     Recommendation: URIRef
+    RecommendationAgainst: URIRef
+    RecommendationFor: URIRef
     Reconstructed: URIRef
     Refractory: URIRef
     Regimen: URIRef
@@ -203,8 +217,12 @@ class MKG(DefinedNamespace):
     ResponseScheme: URIRef
     ResponseVGPR: URIRef
     Retinoid: URIRef
+    ReviewActivity: URIRef
+    ReviewStateScheme: URIRef
+    ReviewedState: URIRef
     RiskClassificationScheme: URIRef
     RiskGroup: URIRef
+    RiskOfBias: URIRef
     RouteScheme: URIRef
     RxNorm: URIRef
     SLAMF7Antibody: URIRef
@@ -212,6 +230,7 @@ class MKG(DefinedNamespace):
     SchedulePhase: URIRef
     SelinexorRegimen: URIRef
     SeriousAdverseEvent: URIRef
+    SeriousConcern: URIRef
     SingleInfusion: URIRef
     SmallMolecule: URIRef
     StateCriterion: URIRef
@@ -255,6 +274,7 @@ class MKG(DefinedNamespace):
     VenetoclaxRegimen: URIRef
     VerifiedFromSource: URIRef
     VeryLowCertainty: URIRef
+    VerySeriousConcern: URIRef
     WeakRecommendation: URIRef
     Weekly: URIRef
     Wikidata: URIRef
@@ -273,6 +293,8 @@ class MKG(DefinedNamespace):
     anyOf: URIRef
     appliesWhen: URIRef
     asOfDate: URIRef
+    assessedFor: URIRef
+    assessesOutcome: URIRef
     atcCode: URIRef
     atcEdition: URIRef
     author: URIRef
@@ -286,6 +308,7 @@ class MKG(DefinedNamespace):
     cautionForEveryRegimen: URIRef
     cautionRegimen: URIRef
     cautionText: URIRef
+    certainty: URIRef
     charlsonIndex: URIRef
     chebiId: URIRef
     ciLevel: URIRef
@@ -300,6 +323,7 @@ class MKG(DefinedNamespace):
     comparatorNotReached: URIRef
     comparatorValue: URIRef
     concentration: URIRef
+    concern: URIRef
     conditionRegimen: URIRef
     confidence: URIRef
     confidenceNote: URIRef
@@ -313,7 +337,9 @@ class MKG(DefinedNamespace):
     definedBy: URIRef
     design: URIRef
     dialysis: URIRef
+    direction: URIRef
     doi: URIRef
+    domainJudgement: URIRef
     dose: URIRef
     doseUnit: URIRef
     dosesInPhase: URIRef
@@ -330,6 +356,7 @@ class MKG(DefinedNamespace):
     endpoint: URIRef
     enrolled: URIRef
     evaluates: URIRef
+    evidenceCertainty: URIRef
     evidenceNote: URIRef
     evidenceStatus: URIRef
     experimentalArm: URIRef
@@ -346,6 +373,7 @@ class MKG(DefinedNamespace):
     fromCycle: URIRef
     fromWeek: URIRef
     fullName: URIRef
+    gradeDomain: URIRef
     hasAbstractStatement: URIRef
     hasCaution: URIRef
     hasComponent: URIRef
@@ -357,6 +385,7 @@ class MKG(DefinedNamespace):
     hasPhase: URIRef
     hasRecommendation: URIRef
     hasRegimenCondition: URIRef
+    hasReview: URIRef
     hasState: URIRef
     hasTherapyLine: URIRef
     hazardRatio: URIRef
@@ -370,6 +399,7 @@ class MKG(DefinedNamespace):
     isRechallenge: URIRef
     issue: URIRef
     journal: URIRef
+    judgementReason: URIRef
     lacksState: URIRef
     lineContext: URIRef
     lineNumber: URIRef
@@ -419,6 +449,9 @@ class MKG(DefinedNamespace):
     refractoryTo: URIRef
     reportsOutcome: URIRef
     responseRank: URIRef
+    resultingState: URIRef
+    reviewNote: URIRef
+    reviewState: URIRef
     riskGroupScheme: URIRef
     riskRatio: URIRef
     route: URIRef

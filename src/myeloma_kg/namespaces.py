@@ -23,6 +23,7 @@ SCHEDULE = Namespace(BASE + "schedule/")
 PUB = Namespace(BASE + "publication/")
 GUIDELINE = Namespace(BASE + "guideline/")
 IDREC = Namespace(BASE + "identifier/")
+GRADING = Namespace(BASE + "grading/")  # review steps and certainty assessments
 GRAPH = Namespace(BASE + "graph/")
 SHAPE = Namespace(BASE + "shapes/content#")
 
@@ -50,6 +51,7 @@ PREFIXES: dict[str, str] = {
     "pub": str(PUB),
     "guideline": str(GUIDELINE),
     "idrec": str(IDREC),
+    "grading": str(GRADING),
     "shape": str(SHAPE),
     "rdf": str(RDF),
     "rdfs": str(RDFS),

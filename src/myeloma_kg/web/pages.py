@@ -16,7 +16,7 @@ WEB = web_dir()  # the shipped templates and static files (see config.shipped_ho
 pages = Blueprint("pages", __name__, template_folder=str(WEB / "templates"))
 
 KINDS = ("drug", "regimen", "trial", "recommendation", "risk", "outcome", "criterion", "caution", "action",
-         "schedule", "publication", "guideline", "identifier")
+         "schedule", "publication", "guideline", "identifier", "grading")
 EXTENSIONS = {"ttl": "text/turtle", "jsonld": "application/ld+json", "rdf": "application/rdf+xml",
               "nt": "application/n-triples"}
 BY_MEDIA = {media: name for name, (_, _, media) in EXPORT_FORMATS.items()}
@@ -78,6 +78,9 @@ def _recommendation_summary(iri: str) -> dict | None:
         "conditions": [p for p in parts if p["kind"] == "regimen condition"],
         "cautions": sorted({p["text"] for p in parts if p["kind"] == "caution"}),
         "evidence": evidence,
+        "grading": next(iter(_named("recommendation-grading", recommendation=iri)), None),
+        "history": _named("recommendation-review-history", recommendation=iri),
+        "findings": _named("summary-of-findings", recommendation=iri),
     }
 
 

@@ -75,28 +75,34 @@ def _known_type(version: str, resource_type: str) -> Response | None:
     return None
 
 
-@fhir.route("/fhir/metadata", methods=ANY_METHOD)
-def metadata():
+def _preflight(resource_type: str | None = None) -> tuple[str | None, Response | None]:
+    """The FHIR version asked for, or the refusal to answer with: a write, a bad version, an unknown type."""
     refused = _refuse_writes()
     if refused:
-        return refused
+        return None, refused
     version = _version()
     if isinstance(version, Response):
-        return version
+        return None, version
+    if resource_type is not None:
+        unknown = _known_type(version, resource_type)
+        if unknown:
+            return None, unknown
+    return version, None
+
+
+@fhir.route("/fhir/metadata", methods=ANY_METHOD)
+def metadata():
+    version, refused = _preflight()
+    if refused:
+        return refused
     return _answer(_server().capability_statement(version, _base()), version=version)
 
 
 @fhir.route("/fhir/<resource_type>", methods=ANY_METHOD)
 def search(resource_type: str):
-    refused = _refuse_writes()
+    version, refused = _preflight(resource_type)
     if refused:
         return refused
-    version = _version()
-    if isinstance(version, Response):
-        return version
-    unknown = _known_type(version, resource_type)
-    if unknown:
-        return unknown
     filters = {}
     for name, value in request.args.items(multi=True):
         if name == "_format" and value in ("json", MEDIA_TYPE, "application/json"):
@@ -112,15 +118,9 @@ def search(resource_type: str):
 
 @fhir.route("/fhir/<resource_type>/<resource_id>", methods=ANY_METHOD)
 def read(resource_type: str, resource_id: str):
-    refused = _refuse_writes()
+    version, refused = _preflight(resource_type)
     if refused:
         return refused
-    version = _version()
-    if isinstance(version, Response):
-        return version
-    unknown = _known_type(version, resource_type)
-    if unknown:
-        return unknown
     body = _server().read(version, resource_type, resource_id)
     if body is None:
         shown = resource_id if re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", resource_id) else "with this id"

@@ -83,7 +83,7 @@ def check_card(card: dict) -> None:
     assert card["indicator"] in ("info", "warning", "critical")
     assert isinstance(card["source"]["label"], str) and card["source"]["label"]
     assert set(card) <= {"uuid", "summary", "detail", "indicator", "source", "suggestions", "selectionBehavior",
-                         "overrideReasons", "links"}
+                         "overrideReasons", "links", "extension"}
     uuid.UUID(card["uuid"])
     if "suggestions" in card:
         assert card.get("selectionBehavior") in ("at-most-one", "any")
@@ -243,6 +243,29 @@ def test_a_card_source_is_the_recommendation_page_of_the_server(live_server):
     card = next(c for c in answer["cards"] if c["indicator"] == "info")
     with urllib.request.urlopen(urllib.request.Request(card["source"]["url"], headers={"Accept": "text/html"}), timeout=30) as page:
         assert page.status == 200 and "https://w3id.org/myeloma-kg/recommendation/" in page.read().decode()
+
+
+def test_every_card_names_the_graph_version_that_answered(live_server):
+    """The version the service description and /api/recommend give is on each card, in the source
+    label a clinician sees and whole in the card's extension, and on the HTTP answer."""
+    status, api = call(f"{live_server}/api/recommend", raw=(JSON / "len-refractory-first-relapse.json").read_bytes())
+    assert status == 200, api
+    expected = api["graphVersion"]
+    request = urllib.request.Request(f"{live_server}/cds-services/{SERVICE}", method="POST",
+                                     data=json.dumps(hook_request("len-refractory-first-relapse.json")).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        header = answer.headers["X-Myeloma-KG-Version"]
+        cards = check_cards(json.loads(answer.read()))
+    assert cards and expected["version"] in header and expected["contentHash"][:19] in header
+    for card in cards:
+        assert card["extension"]["org.w3id.myeloma-kg.graphVersion"] == expected
+        assert f"[graph {expected['version']} ({expected['contentHash'][:19]})]" in card["source"]["label"]
+    body = hook_request("len-refractory-first-relapse.json")
+    del body["prefetch"]["patient"]["birthDate"]
+    _, answer = call(f"{live_server}/cds-services/{SERVICE}", body)
+    (card,) = check_cards(answer)  # a record that cannot be evaluated: still the version that said so
+    assert card["extension"]["org.w3id.myeloma-kg.graphVersion"] == expected
 
 
 def test_a_record_that_cannot_be_evaluated_gets_a_card_saying_what_is_missing(live_server):

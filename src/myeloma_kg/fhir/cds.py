@@ -27,6 +27,7 @@ except metadata.PackageNotFoundError:  # run from a source tree that was never i
     VERSION = "(version unknown)"
 SOURCE_LABEL = f"myeloma-kg {VERSION}: Pan-Pacific MM WG 2025 anti-CD38 consensus (reconstructed)"
 ONTOLOGY = "https://w3id.org/myeloma-kg/ontology"
+GRAPH_VERSION_EXTENSION = "org.w3id.myeloma-kg.graphVersion"  # card extension key (reverse-domain, as CDS Hooks asks)
 OVERRIDE_SYSTEM = "https://w3id.org/myeloma-kg/fhir/CodeSystem/override-reason"
 OVERRIDE_REASONS = [
     {"system": OVERRIDE_SYSTEM, "code": "patient-preference", "display": "Patient preference"},
@@ -173,10 +174,21 @@ def _summary(head: str, items: list[str]) -> str:
     return text if len(text) <= SUMMARY_MAX else text[:SUMMARY_MAX - 1] + "…"
 
 
-def cards_for(outcome, instance: str, base_url: str) -> list[dict[str, Any]]:
+def cards_for(outcome, instance: str, base_url: str, version=None) -> list[dict[str, Any]]:
     """Cards for one recommendation outcome (``recommend.Outcome``): the regimens that apply
     grouped by each recommendation that names them, what the record leaves unknown, or why the
-    record cannot be evaluated."""
+    record cannot be evaluated.  ``version`` (a ``version.GraphVersion``) is the graph that
+    answered: every card names it in its source label and carries it whole as an extension, so a
+    clinician's system can log which version of the guideline produced the advice."""
+    cards = _cards(outcome, instance, base_url)
+    if version is not None:
+        for card in cards:
+            card["source"]["label"] = f"{card['source']['label']} [graph {version.label()}]"
+            card["extension"] = {GRAPH_VERSION_EXTENSION: {k: v for k, v in version.as_json().items() if v}}
+    return cards
+
+
+def _cards(outcome, instance: str, base_url: str) -> list[dict[str, Any]]:
     base = base_url.rstrip("/")
     report = outcome.report
     if outcome.recommendation is None:

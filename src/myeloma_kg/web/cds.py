@@ -74,7 +74,8 @@ def call(service_id: str):
     bundle = bundle_of(prefetch, wanted["patientId"])
     record = read_record(json.dumps(bundle), content_type=FHIR_JSON)  # unreadable FHIR: 400 by the app's handler
     outcome = current_app.extensions["recommender"].recommend(record)
-    return jsonify(cards=cards_for(outcome, wanted["hookInstance"], request.host_url))
+    return jsonify(cards=cards_for(outcome, wanted["hookInstance"], request.host_url,
+                                   current_app.extensions["graph_version"]))
 
 
 @cds.post("/cds-services/<service_id>/feedback")

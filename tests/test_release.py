@@ -21,32 +21,16 @@ from myeloma_kg.release import CHECKSUMS, MANIFEST, Release, known_releases, ver
 from myeloma_kg.web import create_app
 
 from conftest import ROOT
+from worked_example import apply_all
 
 R3 = "https://w3id.org/myeloma-kg/recommendation/R3"
 CANDOR_PFS = "https://w3id.org/myeloma-kg/outcome/candor-pfs-all-final"
 
 
-def edit(home, version: str | None = "0.2.0") -> None:
-    """The worked example of docs/authoring.md: DVd leaves R3, CANDOR's PFS hazard ratio becomes 0.63."""
-    recs = home / "ontology" / "content" / "recommendations.ttl"
-    text = recs.read_text(encoding="utf-8")
-    old = "mkg:recommends regimen:DKd , regimen:IsaKd , regimen:DPd , regimen:DVd , regimen:DKdWeekly ;"
-    assert text.count(old) == 1
-    recs.write_text(text.replace(old, "mkg:recommends regimen:DKd , regimen:IsaKd , regimen:DPd , regimen:DKdWeekly ;"),
-                    encoding="utf-8")
-    outcomes = home / "ontology" / "content" / "outcomes.ttl"
-    text = outcomes.read_text(encoding="utf-8")
-    start = text.index("outcome:candor-pfs-all-final\n")
-    at = text.index("mkg:hazardRatio 0.64 ;", start)
-    assert at < text.index(" .\n", start)
-    outcomes.write_text(text[:at] + "mkg:hazardRatio 0.63 ;" + text[at + len("mkg:hazardRatio 0.64 ;"):], encoding="utf-8")
-    if version:
-        tbox = home / "ontology" / "myeloma-kg.ttl"
-        text = tbox.read_text(encoding="utf-8")
-        old_version = _stated_version(text)
-        text = text.replace(f'owl:versionInfo "{old_version}"', f'owl:versionInfo "{version}"', 1)
-        text = text.replace(f"ontology/{old_version}>", f"ontology/{version}>", 1)
-        tbox.write_text(text, encoding="utf-8")
+def edit(home, version: bool = True) -> None:
+    """The worked example of docs/authoring.md, read from the guide: DVd leaves R3, CANDOR's PFS
+    hazard ratio becomes 0.63 and (unless ``version`` is false) the version becomes 0.2.0."""
+    apply_all("worked", home, with_version=version)
 
 
 def _stated_version(tbox_text: str) -> str:
@@ -124,7 +108,7 @@ def test_a_git_revision_is_a_side_of_a_diff(tmp_path, settings):
     """HEAD's content files, and the same files edited: the diff names the edits."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "ontology"], capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive.stdout, check=True)
-    edit(tmp_path, version=None)
+    edit(tmp_path, version=False)
     found = diff("HEAD", str(tmp_path), settings)
     assert {(c.entity, c.status) for c in found.entities} == {(R3, "changed"), (CANDOR_PFS, "changed")}
     assert len(found.added_triples) == 1 and len(found.removed_triples) == 2
@@ -144,7 +128,7 @@ def test_a_side_that_is_not_a_version_gets_one_line_and_status_2(args, message):
 def test_a_release_is_not_overwritten_by_other_content_of_the_same_version(worked, tmp_path):
     home = tmp_path / "same-version"
     shutil.copytree(ROOT / "ontology", home / "ontology")
-    edit(home, version=None)  # content changed, version not raised
+    edit(home, version=False)  # content changed, version not raised
     edited = worked["settings"].with_overrides({"home": str(home)})
     before = (worked["first"].folder / MANIFEST).read_bytes()
     with pytest.raises(ReleaseError, match="already holds release .* with other content"):

@@ -2,9 +2,10 @@
 
 The guide shows its edits as ``diff`` blocks: a ``--- path`` line names the file, then lines that
 begin with a space (context, kept), ``-`` (removed) or ``+`` (added), and ``...`` lines that stand for
-any lines in between.  The expected output of ``myeloma-kg diff`` is the ``text`` block that follows
-the marker ``<!-- expected diff -->``.  The tests apply the edits to a copy of the content and
-assert that output, so the guide cannot drift from what the program does.
+any lines in between.  A marker ``<!-- example: NAME -->`` starts an example; the edits after it
+belong to it.  The expected output of ``myeloma-kg diff`` for an example is the ``text`` block after
+``<!-- expected diff: NAME -->``.  The tests apply the edits to a copy of the content and assert
+that output, so the guide cannot drift from what the program does.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "authoring.md"
 _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.S | re.M)
-_EXPECTED = "<!-- expected diff -->"
+_MARKER = re.compile(r"<!-- example: ([\w-]+) -->")
 
 
 @dataclass
@@ -24,21 +25,26 @@ class Edit:
     lines: list[str]  # each begins with " ", "-", "+", or is "..."
 
 
-def edits(guide: Path = GUIDE) -> list[Edit]:
-    """Every ``diff`` block of the guide that names a file, in the guide's order."""
+def edits(example: str, guide: Path = GUIDE) -> list[Edit]:
+    """The ``diff`` blocks of one example of the guide that name a file, in the guide's order."""
+    text = guide.read_text(encoding="utf-8")
+    starts = [(m.start(), m.group(1)) for m in _MARKER.finditer(text)]
     found = []
-    for lang, body in _BLOCK.findall(guide.read_text(encoding="utf-8")):
-        lines = body.rstrip("\n").split("\n")
-        if lang != "diff" or not lines[0].startswith("--- "):
+    for match in _BLOCK.finditer(text):
+        owner = [name for at, name in starts if at < match.start()]
+        lines = match.group(2).rstrip("\n").split("\n")
+        if match.group(1) != "diff" or not lines[0].startswith("--- ") or not owner or owner[-1] != example:
             continue
         found.append(Edit(lines[0][4:].strip(), lines[1:]))
+    assert found, f"the guide has no edits for the example '{example}'"
     return found
 
 
-def expected_diff(guide: Path = GUIDE) -> str:
-    """The diff text the guide promises, after its marker."""
+def expected_diff(example: str, guide: Path = GUIDE) -> str:
+    """The diff text the guide promises for one example, after its marker."""
     text = guide.read_text(encoding="utf-8")
-    after = text[text.index(_EXPECTED) + len(_EXPECTED):]
+    marker = f"<!-- expected diff: {example} -->"
+    after = text[text.index(marker) + len(marker):]
     match = _BLOCK.search(after)
     assert match and match.group(1) == "text", "the expected diff is a ```text block right after its marker"
     return match.group(2).rstrip("\n")
@@ -72,8 +78,8 @@ def apply(edit: Edit, home: Path) -> None:
     target.write_text(text, encoding="utf-8")
 
 
-def apply_all(home: Path, *, with_version: bool = True) -> None:
-    """The guide's edits on a copy of the content; ``with_version=False`` leaves the version as it is."""
-    for edit in edits():
+def apply_all(example: str, home: Path, *, with_version: bool = True) -> None:
+    """One example's edits on a copy of the content; ``with_version=False`` leaves the version as it is."""
+    for edit in edits(example):
         if with_version or edit.path != "ontology/myeloma-kg.ttl":
             apply(edit, home)

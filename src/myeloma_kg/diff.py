@@ -151,20 +151,18 @@ def _compare(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> 
     for iri in sorted(set(old) | set(new)):
         before, after = old.get(iri), new.get(iri)
         item = after or before
-        if before is None or after is None:
-            found.append(EntityChange(iri, item["kind"], item["heading"], item["order"], item["label"],
-                                      "added" if before is None else "removed"))
-            continue
-        changes = []
-        for key in sorted(set(before["values"]) | set(after["values"]), key=lambda k: k[1]):
-            was, now = before["values"].get(key, {}), after["values"].get(key, {})
+        status = "added" if before is None else "removed" if after is None else "changed"
+        was_values, now_values = (before or {}).get("values", {}), (after or {}).get("values", {})
+        changes = []  # for an added or removed entity: all its values, so the diff says what it was
+        for key in sorted(set(was_values) | set(now_values), key=lambda k: k[1]):
+            was, now = was_values.get(key, {}), now_values.get(key, {})
             if set(was) == set(now):
                 continue
             changes.append({"aspect": key[1], "property": key[0],
                             "removed": sorted(was[v] for v in set(was) - set(now)),
                             "added": sorted(now[v] for v in set(now) - set(was))})
-        if changes:
-            found.append(EntityChange(iri, item["kind"], item["heading"], item["order"], after["label"], "changed", changes))
+        if changes or status != "changed":
+            found.append(EntityChange(iri, item["kind"], item["heading"], item["order"], item["label"], status, changes))
     return sorted(found, key=lambda c: (c.order, _natural(c.label)))
 
 

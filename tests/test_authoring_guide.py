@@ -1,0 +1,107 @@
+"""The author's guide (docs/authoring.md), run as it is written: its edits are applied to copies of
+the content, its commands are run the way it says, and what the program prints is compared with
+what the guide shows."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from myeloma_kg.cli import main
+
+from conftest import ROOT
+from worked_example import GUIDE, _BLOCK, apply_all, edits, expected_diff
+
+
+def _run(args, **env):
+    result = CliRunner().invoke(main, args, env={k: str(v) for k, v in env.items()})
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def _head_copy(target):
+    """The ontology, shapes and queries as committed, so the diff against HEAD is only the guide's edits."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "ontology", "shapes", "queries"],
+                             capture_output=True, check=True)
+    target.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+
+
+def _stated_version(home) -> str:
+    return (home / "ontology" / "myeloma-kg.ttl").read_text(encoding="utf-8").split('owl:versionInfo "', 1)[1].split('"')[0]
+
+
+def test_the_worked_example_gives_the_diff_the_guide_shows(tmp_path, monkeypatch):
+    """Release, the two practice edits and a version raise on a scratch copy, release, diff."""
+    monkeypatch.chdir(tmp_path)
+    _head_copy(tmp_path / "shipped")  # stands for the clone, as committed
+    releases = tmp_path / "practice" / "releases"
+    first = _run(["release"], MYELOMA_KG_RELEASES_DIR=releases, MYELOMA_KG_HOME=tmp_path / "shipped")
+    assert first.exit_code == 0, first.output
+    assert _stated_version(tmp_path / "shipped") == "0.1.0", "the guide's example starts from 0.1.0: update it"
+    edited = tmp_path / "practice" / "edited"
+    shutil.copytree(tmp_path / "shipped", edited)
+    apply_all("worked", edited)
+    assert [e.path for e in edits("worked")] == ["ontology/content/recommendations.ttl", "ontology/content/outcomes.ttl",
+                                                 "ontology/myeloma-kg.ttl"]
+    check = _run(["check"], MYELOMA_KG_HOME=edited)
+    assert check.exit_code == 0 and "PASSED" in check.stdout, check.output
+    second = _run(["release"], MYELOMA_KG_RELEASES_DIR=releases, MYELOMA_KG_HOME=edited)
+    assert second.exit_code == 0, second.output
+    assert sorted(p.name for p in releases.iterdir()) == ["0.1.0", "0.2.0"]
+    found = _run(["diff", "practice/releases/0.1.0", "practice/releases/0.2.0"])
+    assert found.exit_code == 0, found.output
+    assert found.stdout.rstrip("\n") == expected_diff("worked")
+
+
+def test_the_review_example_gives_the_diff_the_guide_shows(tmp_path, monkeypatch):
+    """R3 moved to reviewed with a review step: ``diff HEAD .`` names the new state and the step."""
+    _head_copy(tmp_path)
+    apply_all("review", tmp_path)
+    check = _run(["check"], MYELOMA_KG_HOME=tmp_path)
+    assert check.exit_code == 0 and "PASSED" in check.stdout, check.output
+    monkeypatch.chdir(tmp_path)
+    found = _run(["diff", "HEAD", "."], MYELOMA_KG_HOME=ROOT)
+    assert found.exit_code == 0, found.output
+    assert found.stdout.rstrip("\n") == expected_diff("review")
+
+
+def _guide_block(marker: str) -> tuple[str, str]:
+    text = GUIDE.read_text(encoding="utf-8")
+    match = _BLOCK.search(text[text.index(marker) + len(marker):])
+    assert match, f"no code block after {marker}"
+    return match.group(1), match.group(2)
+
+
+def test_the_draft_check_prints_what_the_guide_shows(tmp_path):
+    lang, draft = _guide_block("<!-- check: draft-outcome -->")
+    assert lang == "turtle"
+    (tmp_path / "draft.ttl").write_text(draft, encoding="utf-8")
+    result = _run(["check", "--with", str(tmp_path / "draft.ttl")])
+    assert result.exit_code == 1, result.output
+    _, expected = _guide_block("<!-- expected check: draft-outcome -->")
+    printed = [line for line in result.output.splitlines() if line.startswith(("[violation]", "FAILED", "PASSED"))]
+    assert printed == expected.rstrip("\n").splitlines()
+
+
+def test_the_guide_shows_the_version_header_as_it_is():
+    _, header = _guide_block("The version is in the ontology's header in `ontology/myeloma-kg.ttl`:")
+    tbox = (ROOT / "ontology" / "myeloma-kg.ttl").read_text(encoding="utf-8")
+    for line in header.strip().splitlines()[1:]:
+        assert line in tbox, f"the guide's version header line is not in the ontology: {line}"
+
+
+def test_the_guide_shows_the_model_outcome_as_it_is():
+    text = GUIDE.read_text(encoding="utf-8")
+    block = next(body for lang, body in _BLOCK.findall(text) if lang == "turtle" and "outcome:candor-pfs-all-final" in body)
+    assert block in (ROOT / "ontology" / "content" / "outcomes.ttl").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", ["check", "release", "diff", "recommend", "serve"])
+def test_the_commands_the_guide_uses_exist(command):
+    assert re.search(rf"myeloma-kg {command}\b", GUIDE.read_text(encoding="utf-8"))
+    assert _run([command, "--help"]).exit_code == 0

@@ -66,6 +66,17 @@ def test_query_says_the_version_on_standard_error_and_keeps_the_answer_clean(sta
     assert f"answered by graph version {stated['version']} ({stated['contentHash'][:19]})" in result.stderr
 
 
+def test_check_names_the_version_it_checked_and_a_draft_changes_the_hash(stated, tmp_path):
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 0, result.output
+    assert f"graph version: {stated['version']} ({stated['contentHash'][:19]})\n" in result.stdout
+    draft = tmp_path / "draft.ttl"
+    draft.write_text('<https://w3id.org/myeloma-kg/drug/daratumumab> <http://www.w3.org/2000/01/rdf-schema#comment> "x" .\n')
+    result = CliRunner().invoke(main, ["check", "--with", str(draft)])
+    line = next(x for x in result.stdout.splitlines() if x.startswith("graph version: "))
+    assert line.endswith(", with 1 draft file(s)") and stated["contentHash"][:19] not in line
+
+
 def test_api_recommend_names_the_version(client, stated):
     answer = client.post("/api/recommend?asOf=2026-11-24", data=EXAMPLE.read_bytes(), content_type="application/json")
     assert answer.status_code == 200, answer.get_data(as_text=True)

@@ -40,6 +40,7 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    version: str = ""  # the graph version checked, as version.GraphVersion.label() gives it
 
     @property
     def violations(self) -> list[Finding]:
@@ -57,7 +58,8 @@ class CheckReport:
         warnings = len(self.findings) - len(self.violations)
         if warnings:
             verdict += f", {warnings} warning(s)"
-        lines += [f"checked: {summary}", f"time: {timing}", verdict]
+        lines += [f"checked: {summary}"] + ([f"graph version: {self.version}"] if self.version else []) + [
+            f"time: {timing}", verdict]
         return "\n".join(lines)
 
 

@@ -158,12 +158,14 @@ def export(ctx: click.Context, fmt: str, inferred: bool, output: Path | None, st
 def check(ctx: click.Context, extra: tuple[Path, ...], store: str | None) -> None:
     """Quality checks: reasoner consistency, SHACL content shapes, SPARQL violation rules."""
     from .checks import run_checks
+    from .version import graph_version
 
     settings = _settings(ctx, store=store)
     started = time.perf_counter()
     try:
         kg = _load(settings, reason=False, extra=extra)
         report = run_checks(kg, settings)
+        report.version = graph_version(kg).label() + (f", with {len(extra)} draft file(s)" if extra else "")
     except MyelomaKGError as exc:
         _fail(exc)
     report.timings["total"] = time.perf_counter() - started

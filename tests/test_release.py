@@ -160,3 +160,48 @@ def test_no_release_folder_means_an_empty_changelog(settings, kg, tmp_path):
     app = create_app(settings.with_overrides({"releases_dir": str(tmp_path / "none")}), kg)
     page = app.test_client().get("/changes")
     assert page.status_code == 200 and "knows no release yet" in page.get_data(as_text=True)
+
+
+def _copy_release(release: Release, target):
+    shutil.copytree(release.folder, target)
+    return target
+
+
+def test_a_release_changed_after_it_was_written_is_refused_by_diff_and_skipped_by_the_changelog(worked, kg, tmp_path):
+    releases = tmp_path / "releases"
+    first = _copy_release(worked["first"], releases / worked["first"].version)
+    _copy_release(worked["second"], releases / "0.2.0")
+    graph = first / json.loads((first / MANIFEST).read_text())["graph"]
+    with graph.open("a", encoding="utf-8") as out:  # one triple slipped in after the release
+        out.write('\n<https://w3id.org/myeloma-kg/drug/daratumumab> <http://www.w3.org/2000/01/rdf-schema#comment> "x" .\n')
+    result = CliRunner().invoke(main, ["diff", str(first), str(releases / "0.2.0")])
+    assert result.exit_code == 2 and "does not match its checksum" in result.stderr and "Traceback" not in result.output
+    app = create_app(worked["settings"].with_overrides({"releases_dir": str(releases)}), kg)
+    client = app.test_client()
+    data = client.get("/api/changes").get_json()
+    assert data["releases"] == ["0.2.0"] and len(data["skipped"]) == 1 and "does not match its checksum" in data["skipped"][0]
+    page = client.get("/changes")
+    assert page.status_code == 200 and "cannot be read as releases" in page.get_data(as_text=True)
+    assert client.get("/recommendation/R3", headers={"Accept": "text/html"}).status_code == 200
+
+
+@pytest.mark.parametrize("graph", ["../../outside.ttl", "/etc/passwd", "", ["x"]])
+def test_a_manifest_cannot_point_a_diff_outside_its_release(worked, tmp_path, graph):
+    folder = _copy_release(worked["first"], tmp_path / "release")
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["graph"] = graph
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    result = CliRunner().invoke(main, ["diff", str(folder), str(worked["second"].folder)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "outside the release folder" in result.stderr or "is not a release manifest" in result.stderr
+
+
+def test_the_changelog_sees_a_release_written_while_the_server_runs(worked, kg, tmp_path):
+    releases = tmp_path / "releases"
+    _copy_release(worked["first"], releases / worked["first"].version)
+    client = create_app(worked["settings"].with_overrides({"releases_dir": str(releases)}), kg).test_client()
+    assert client.get("/api/changes").get_json()["releases"] == [worked["first"].version]
+    _copy_release(worked["second"], releases / "0.2.0")
+    data = client.get("/api/changes").get_json()
+    assert data["releases"] == [worked["first"].version, "0.2.0"]
+    assert {e["entity"] for e in {s["version"]: s for s in data["changes"]}["0.2.0"]["entities"]} == {R3, CANDOR_PFS}

@@ -1,7 +1,9 @@
 """The changelog of the versions a server knows: the diff between each release and the next in
 the releases folder, and between the newest release and the graph being served when they differ.
 
-Computed on first use and kept (a diff of two versions takes about a second).
+Computed on first use and kept until the releases folder changes (a release written, replaced or
+removed), since a diff of two versions takes about a second.  A release folder that cannot be read,
+or whose graph no longer matches its checksum, is left out and listed as skipped.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import threading
 from dataclasses import dataclass
 
 from .diff import Diff, EntityChange, _from_kg, _from_release, diff_sides
+from .errors import DiffInputError
 from .release import known_releases
 from .version import graph_version
 
@@ -32,18 +35,43 @@ class Changelog:
     def __init__(self, settings, kg) -> None:
         self.settings, self.kg = settings, kg
         self._entries: list[Entry] | None = None
+        self._key: tuple = ()
+        self._skipped: list[str] = []
+        self._versions: list[str] = []
         self._lock = threading.Lock()
 
     def entries(self) -> list[Entry]:
         """Newest first."""
         with self._lock:
-            if self._entries is None:
-                self._entries = self._compute()
+            key = self._folder_state()
+            if self._entries is None or key != self._key:  # a release written or removed since: read again
+                self._entries, self._key = self._compute(), key
             return self._entries
 
+    def _folder_state(self) -> tuple:
+        """What the releases folder holds now: each manifest's folder, size and time of change."""
+        folder = self.settings.releases_path
+        if not folder.is_dir():
+            return ()
+        state = []
+        for manifest in sorted(folder.glob("*/release.json")):
+            try:
+                info = manifest.stat()
+            except OSError:
+                continue
+            state.append((manifest.parent.name, info.st_size, info.st_mtime_ns))
+        return tuple(state)
+
     def _compute(self) -> list[Entry]:
-        releases = known_releases(self.settings.releases_path)
-        sides = [_from_release(r.folder, r.version) for r in releases]
+        problems: list[str] = []
+        sides = []
+        for release in known_releases(self.settings.releases_path, problems):
+            try:
+                sides.append(_from_release(release.folder, release.version))
+            except DiffInputError as exc:  # a damaged release is left out of the log, and said so
+                problems.append(f"{release.folder.name}: {exc}")
+        self._skipped = problems
+        self._versions = [side.version for side in sides]
         found = [Entry(new.version, diff_sides(old, new, self.settings)) for old, new in zip(sides, sides[1:])]
         served = graph_version(self.kg)
         if sides and sides[-1].content_hash != served.content_hash:
@@ -51,7 +79,14 @@ class Changelog:
         return list(reversed(found))
 
     def releases(self) -> list[str]:
-        return [r.version for r in known_releases(self.settings.releases_path)]
+        """The versions of the releases in the log, oldest first."""
+        self.entries()
+        return list(self._versions)
+
+    def skipped(self) -> list[str]:
+        """The release folders left out of the log, each with why."""
+        self.entries()
+        return list(self._skipped)
 
     def for_entity(self, iri: str) -> list[tuple[Entry, EntityChange]]:
         """The changes of one entity (a recommendation's page lists them), newest first."""

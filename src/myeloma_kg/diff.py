@@ -19,7 +19,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from .errors import DiffInputError, MyelomaKGError
+from .errors import DiffInputError, MyelomaKGError, ReleaseError
 from .namespaces import PREFIXES
 from .queries import load_query
 from .release import MANIFEST, Release
@@ -63,8 +63,11 @@ def _from_checkout(home: Path, settings, name: str) -> Side:
 
 
 def _from_release(folder: Path, name: str) -> Side:
-    release = Release.read(folder)
-    path = release.graph_file()
+    try:
+        release = Release.read(folder)
+        path = release.graph_file()
+    except ReleaseError as exc:  # a side that is not a readable release is bad input (status 2), like any other
+        raise DiffInputError(str(exc)) from None
     try:
         triples = ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)
         store = _store_of(list(triples))

@@ -46,8 +46,26 @@ class Release:
         return self.manifest.get("contentHash")
 
     def graph_file(self) -> Path:
-        """The asserted graph in Turtle: what a diff compares."""
-        return self.folder / self.manifest["graph"]
+        """The asserted graph in Turtle: what a diff compares.  It must be a file of the release's
+        own folder listed in its manifest, and its bytes must match the manifest's checksum: a
+        release changed after it was written is refused rather than compared."""
+        name = self.manifest["graph"]
+        manifest = self.folder / MANIFEST
+        if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+            raise ReleaseError(f"{manifest} names its graph file outside the release folder")
+        files = self.manifest.get("files")
+        listed = {i.get("file"): i.get("sha256") for i in files if isinstance(i, dict)} if isinstance(files, list) else {}
+        if not isinstance(listed.get(name), str):
+            raise ReleaseError(f"{manifest} gives no checksum for its graph file {name}")
+        path = self.folder / name
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ReleaseError(f"the release's graph file {path} cannot be read: {exc.strerror or exc}") from None
+        if digest != listed[name]:
+            raise ReleaseError(f"{path} does not match its checksum in {MANIFEST}: the release was changed after it "
+                               "was written")
+        return path
 
     @classmethod
     def read(cls, folder: Path) -> "Release":
@@ -136,17 +154,19 @@ def version_key(version: str) -> tuple:
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"[.+-]", version))
 
 
-def known_releases(folder: Path) -> list[Release]:
-    """The releases under ``folder`` (one sub-folder each), oldest first."""
+def known_releases(folder: Path, problems: list[str] | None = None) -> list[Release]:
+    """The releases under ``folder`` (one sub-folder each), oldest first.  A sub-folder whose
+    manifest cannot be read is not a release: it is left out, and said in ``problems``."""
     if not folder.is_dir():
         return []
     found = []
-    for sub in folder.iterdir():
+    for sub in sorted(folder.iterdir()):
         if (sub / MANIFEST).is_file():
             try:
                 found.append(Release.read(sub))
-            except ReleaseError:
-                continue  # a broken folder is not a release; the changelog skips it
+            except ReleaseError as exc:
+                if problems is not None:
+                    problems.append(f"{sub.name}: {exc}")
     return sorted(found, key=lambda r: version_key(r.version))
 
 

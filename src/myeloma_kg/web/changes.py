@@ -16,14 +16,14 @@ def _log():
 @changes.get("/changes")
 def page():
     log = _log()
-    return render_template("changes.html", entries=log.entries(), releases=log.releases(), describe=describe,
+    return render_template("changes.html", entries=log.entries(), releases=log.releases(), skipped=log.skipped(), describe=describe,
                            releases_path=current_app.config["SETTINGS"].releases_path)
 
 
 @changes.get("/api/changes")
 def api():
     log = _log()
-    return jsonify(releases=log.releases(),
+    return jsonify(releases=log.releases(), skipped=log.skipped(),
                    changes=[{"version": e.version, **e.diff.as_json()} for e in log.entries()])
 
 

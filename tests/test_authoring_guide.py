@@ -4,6 +4,7 @@ what the guide shows."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -56,6 +57,10 @@ def test_the_worked_example_gives_the_diff_the_guide_shows(tmp_path, monkeypatch
     found = _run(["diff", "practice/releases/0.1.0", "practice/releases/0.2.0"])
     assert found.exit_code == 0, found.output
     assert found.stdout.rstrip("\n") == expected_diff("worked")
+    data = json.loads(_run(["diff", "practice/releases/0.1.0", "practice/releases/0.2.0", "--format", "json"]).stdout)
+    assert set(data) == {"from", "to", "entities", "triples"} and set(data["triples"]) == {"added", "removed"}
+    assert {"entity", "label", "status", "changes"} <= set(data["entities"][0])
+    assert _run(["diff", "practice/releases/0.1.0", "practice/releases/0.2.0", "--exit-code"]).exit_code == 1
 
 
 def test_the_review_example_gives_the_diff_the_guide_shows(tmp_path, monkeypatch):

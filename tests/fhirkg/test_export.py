@@ -320,3 +320,24 @@ def test_the_export_is_stable(kg, settings, r5):
     for first, second in zip(r5.bundle["entry"], again.bundle["entry"]):
         assert json.dumps(first) == json.dumps(second), first["fullUrl"]
     assert json.dumps(again.bundle) == json.dumps(r5.bundle)
+
+
+@pytest.mark.parametrize("version", ["R5", "R4"])
+def test_review_and_approval_reach_the_plan_definition(settings, version, tmp_path):
+    """An approved, verified recommendation (the grading fixture) is "active" with its approval and
+    review dates and its reviewers; the shipped drafts carry none of these."""
+    from myeloma_kg import load_graph
+
+    fixture = tmp_path / "approved.ttl"  # the fixture, with the identifier a PlanDefinition is named by
+    fixture.write_text((Path(__file__).resolve().parents[1] / "fixtures" / "grading" / "valid-approved.ttl").read_text()
+                       + '\nrec:TEST-approved mkg:identifier "TEST-approved" .\n')
+    export = build(load_graph(settings, reason=False, extra=[fixture]), settings.queries_dir, version)
+    assert bundle_problems(export.bundle, version) == [] and project_problems(export.bundle) == []
+    plans = _by_id(export, "PlanDefinition")
+    approved = plans[fhir_id("https://w3id.org/myeloma-kg/recommendation/TEST-approved")]
+    assert approved["status"] == "active" and approved["experimental"] is False
+    assert approved["approvalDate"] == "2026-12-02" and approved["lastReviewDate"] == "2026-12-02"
+    assert approved["reviewer"] == [{"name": "Test approver (fixture)"}]
+    for rid, plan in plans.items():
+        if plan is not approved:
+            assert plan["status"] == "draft" and not {"approvalDate", "lastReviewDate", "reviewer"} & set(plan)

@@ -220,6 +220,9 @@ def plan_definition(rec: dict[str, Any], parts: list[dict[str, Any]], context: _
         "publisher": context.publisher,
         "description": rec["statement"],
         "usage": usage,
+        "approvalDate": (rec.get("approvalDate") or "")[:10] or None,  # FHIR date: the day of the approval step
+        "lastReviewDate": (rec.get("lastReviewDate") or "")[:10] or None,
+        "reviewer": [{"name": name} for name in sorted(set((rec.get("reviewers") or "").split("|"))) if name],
         "topic": [_codeable(concept(t["item"], t["label"])) for t in distinct(by_part.get("topic", []), "item", "label")],
         "relatedArtifact": related,
         "action": actions,

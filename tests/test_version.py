@@ -3,6 +3,7 @@ the hash of the files the graph was loaded from."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import urllib.request
@@ -27,8 +28,12 @@ def stated(settings):
     """What the files say, read without the project's code: the header's version and IRI, the hash."""
     g = rdflib.Graph().parse(settings.tbox_file)
     ontology = rdflib.URIRef(ONTOLOGY_IRI)
+    rules = hashlib.sha256()
+    for folder, pattern in ((settings.shapes_dir, "*.ttl"), (settings.queries_dir, "*.rq")):
+        for path in sorted(folder.rglob(pattern)):
+            rules.update(f"{folder.name}/{path.relative_to(folder).as_posix()}".encode() + b"\0" + path.read_bytes())
     return {"version": str(g.value(ontology, OWL.versionInfo)), "versionIRI": str(g.value(ontology, OWL.versionIRI)),
-            "contentHash": "sha256:" + SourceFiles.of(settings).digest()}
+            "contentHash": "sha256:" + SourceFiles.of(settings).digest(), "rulesHash": "sha256:" + rules.hexdigest()}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +54,21 @@ def test_a_changed_file_changes_the_hash_but_not_the_version(kg, settings, tmp_p
     other = graph_version(load_graph(settings, reason=False, extra=[draft]))
     assert other.version == stated["version"]
     assert other.content_hash != stated["contentHash"]
+
+
+def test_a_changed_rule_changes_the_rules_hash_but_not_the_content_hash(settings, tmp_path, stated):
+    """Two answers from the same graph by programs with different rules are told apart."""
+    import shutil
+
+    from myeloma_kg import load_graph
+
+    for folder in ("ontology", "shapes", "queries"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    rule = sorted((tmp_path / "queries" / "rules").glob("*.rq"))[0]
+    rule.write_text(rule.read_text() + "\n# an author's comment\n")
+    other = graph_version(load_graph(settings.with_overrides({"home": str(tmp_path)}), reason=False))
+    assert other.content_hash == stated["contentHash"] and other.version == stated["version"]
+    assert other.rules_hash.startswith("sha256:") and other.rules_hash != stated["rulesHash"]
 
 
 def test_recommend_json_and_text_name_the_version(stated):

@@ -468,7 +468,8 @@ def render_text(result: dict[str, Any]) -> str:
         lines += ["", "Warnings:"] + [f"  {w}" for w in result["warnings"]]
     if result.get("graphVersion"):
         v = result["graphVersion"]
-        lines += ["", f"Answered by graph version {v['version']}" + (f" ({v['contentHash']})" if v.get("contentHash") else "")]
+        lines += ["", f"Answered by graph version {v['version']}" + (f" ({v['contentHash']})" if v.get("contentHash") else "")
+                  + (f", rules {v['rulesHash'][:19]}" if v.get("rulesHash") else "")]
     return "\n".join(lines)
 
 

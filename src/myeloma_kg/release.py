@@ -136,6 +136,7 @@ def write_release(kg, settings, folder: Path | None = None, *, force: bool = Fal
         "version": version.version,
         "versionIRI": version.version_iri,
         "contentHash": version.content_hash,
+        "rulesHash": version.rules_hash,  # the shapes and queries of the program that wrote it
         "created": (today or dt.date.today()).isoformat(),
         "graph": f"myeloma-kg-{version.version}.ttl",
         "triples": {"asserted": sum(1 for _ in kg.triples(kg.graph_names(inferred=False))),

@@ -3,14 +3,17 @@
 The version is what the ontology header says (``owl:versionInfo`` and ``owl:versionIRI`` of
 ``https://w3id.org/myeloma-kg/ontology``), together with the hash of the files the graph was loaded
 from (``sha256:`` and 64 hex digits), so two graphs with the same version number but different
-content are told apart.  Every answer carries it: the recommend output, the SPARQL service
+content are told apart, and the hash of the shapes and queries that answer with it (``rulesHash``).
+Every answer carries it: the recommend output, the SPARQL service
 description, the FHIR export, CDS cards, page footers, downloads and the ``X-Myeloma-KG-Version``
 header of every HTTP response.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .namespaces import BASE, GRAPH
@@ -37,6 +40,7 @@ class GraphVersion:
     version: str
     version_iri: str | None
     content_hash: str | None  # "sha256:<hex>", None when the files are not known (a remote store)
+    rules_hash: str | None = None  # "sha256:<hex>" of the shapes and queries this process answers with
 
     def label(self) -> str:
         """One line for a header, a footer or a terminal: ``0.1.0 (sha256:1a2b3c4d5e6f)``."""
@@ -45,15 +49,40 @@ class GraphVersion:
         return self.version
 
     def as_json(self) -> dict[str, Any]:
-        return {"version": self.version, "versionIRI": self.version_iri, "contentHash": self.content_hash}
+        out = {"version": self.version, "versionIRI": self.version_iri, "contentHash": self.content_hash}
+        if self.rules_hash:
+            out["rulesHash"] = self.rules_hash
+        return out
 
 
 def graph_version(kg) -> GraphVersion:
     """The version of the graph ``kg`` holds (embedded or a remote store's copy); read once, then kept."""
     known = getattr(kg, "_graph_version", None)
     if known is None:
-        known = kg._graph_version = _from_rows(kg.select(_QUERY), kg.digest)
+        found = _from_rows(kg.select(_QUERY), kg.digest)
+        settings = getattr(kg, "settings", None)
+        if settings is not None:
+            found = GraphVersion(found.version, found.version_iri, found.content_hash,
+                                 rules_hash(settings.shapes_dir, settings.queries_dir))
+        known = kg._graph_version = found
     return known
+
+
+def rules_hash(shapes_dir: Path, queries_dir: Path) -> str | None:
+    """The hash of the shapes (``*.ttl``) and queries (``*.rq``) files: the validation, rules and
+    queries that turn the graph into an answer.  The content hash covers the graph; this one
+    tells apart two answers from the same graph by a process whose rules were changed."""
+    h = hashlib.sha256()
+    found = False
+    for root, pattern in ((Path(shapes_dir), "*.ttl"), (Path(queries_dir), "*.rq")):
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob(pattern)):
+            found = True
+            h.update(f"{root.name}/{path.relative_to(root).as_posix()}".encode())
+            h.update(b"\0")
+            h.update(path.read_bytes())
+    return f"sha256:{h.hexdigest()}" if found else None
 
 
 def remote_version(remote) -> GraphVersion:
@@ -72,4 +101,4 @@ def _from_rows(rows, digest: str) -> GraphVersion:
                         f"sha256:{digest}" if digest else None)
 
 
-__all__ = ["GraphVersion", "HEADER", "ONTOLOGY_IRI", "graph_version", "remote_version"]
+__all__ = ["GraphVersion", "HEADER", "ONTOLOGY_IRI", "graph_version", "remote_version", "rules_hash"]

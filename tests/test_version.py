@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -139,3 +141,63 @@ def test_the_fast_path_of_the_endpoint_carries_the_version_too(live_server, stat
     for _ in range(3):  # the first run teaches the server the query is fast; later ones take the short path
         with urllib.request.urlopen(f"{live_server}/sparql?query={query}", timeout=30) as answer:
             assert answer.headers[HEADER].startswith(stated["version"])
+
+
+# -- pinning: a request that names a version is answered by that version or not at all ------------
+
+@pytest.mark.parametrize("pin, answered", [
+    ("0.1.0", True), ("https://w3id.org/myeloma-kg/ontology/0.1.0", True), ("CONTENT", True), ("CONTENT12", True),
+    ("0.2.0", False), ("sha256:0000000000000000", False), ("sha256:7240", False), ("", False), ("0.1", False),
+])
+def test_a_pinned_version_is_answered_only_by_that_version(client, stated, pin, answered, kg):
+    pin = {"CONTENT": stated["contentHash"], "CONTENT12": stated["contentHash"][:19]}.get(pin, pin)
+    if stated["version"] != "0.1.0":
+        pin = pin.replace("0.1.0", stated["version"])
+    before = len(kg.store)
+    for method, path, body in (("POST", "/api/recommend?asOf=2026-11-24", EXAMPLE.read_bytes()),
+                               ("GET", "/sparql?query=ASK%7B%7D", None), ("GET", "/api/changes", None)):
+        answer = client.open(path, method=method, data=body, content_type="application/json" if body else None,
+                             headers={HEADER: pin, "Accept": "application/sparql-results+json, application/json"})
+        if answered:
+            assert answer.status_code == 200, (path, answer.get_data(as_text=True))
+        else:
+            assert answer.status_code == 412, path
+            data = answer.get_json()
+            assert "pinned to" in data["error"] and data["graphVersion"] == stated
+            assert answer.headers[HEADER].startswith(stated["version"])
+    assert len(kg.store) == before
+
+
+def test_the_fast_path_of_the_endpoint_checks_a_pin_too(live_server, stated):
+    from myeloma_kg.version import HEADER as VERSION
+
+    url = f"{live_server}/sparql?query=" + urllib.parse.quote("SELECT ?d WHERE { ?d a mkg:AntiCD38Antibody }")
+    for _ in range(3):  # repeated: the query becomes one the fast path answers
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/sparql-results+json"}),
+                                    timeout=30) as answer:
+            assert answer.status == 200
+    request = urllib.request.Request(url, headers={"Accept": "application/sparql-results+json", VERSION: "9.9.9"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 412 and b"pinned to" in refused.value.read()
+
+
+def test_recommend_and_query_refuse_a_graph_they_are_not_pinned_to(stated):
+    runner = CliRunner()
+    wrong = runner.invoke(main, ["recommend", str(EXAMPLE), "--graph-version", "9.9.9", "--as-of", "2026-11-24"])
+    assert wrong.exit_code == 3 and "pinned to" in wrong.stderr and "Recommended" not in wrong.stdout
+    right = runner.invoke(main, ["recommend", str(EXAMPLE), "--graph-version", stated["version"], "--as-of", "2026-11-24"])
+    assert right.exit_code == 0 and "Recommended" in right.stdout
+    wrong = runner.invoke(main, ["query", "drug-identifiers", "--graph-version", "sha256:" + "0" * 12, "--format", "csv"])
+    assert wrong.exit_code == 3 and wrong.stdout == ""
+    right = runner.invoke(main, ["query", "drug-identifiers", "--graph-version", stated["contentHash"][:19], "--format", "csv"])
+    assert right.exit_code == 0 and right.stdout.startswith("drug,")
+
+
+def test_cross_origin_clients_may_read_the_version_and_send_a_pin(client):
+    preflight = client.open("/cds-services/myeloma-kg-anti-cd38", method="OPTIONS",
+                            headers={"Origin": "https://ehr.example", "Access-Control-Request-Method": "POST",
+                                     "Access-Control-Request-Headers": "content-type, x-myeloma-kg-version"})
+    assert HEADER in preflight.headers.get("Access-Control-Allow-Headers", "")
+    answer = client.get("/sparql?query=ASK%7B%7D", headers={"Origin": "https://ehr.example"})
+    assert answer.headers.get("Access-Control-Expose-Headers") == HEADER

@@ -58,9 +58,11 @@ def main(ctx: click.Context) -> None:
               help="A patient record: it is validated, its derived facts are computed, and ?patient is bound to it.")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="With --patient: the date the record is read at.")
 @click.option("--store", default=None, help=STORE_HELP)
+@click.option("--graph-version", "pin", default=None, metavar="VERSION",
+              help="Answer only from this graph version (a version number, version IRI or sha256: content hash prefix); exit 3 otherwise.")
 @click.pass_context
 def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str, patient_file: Path | None,
-          as_of: str | None, store: str | None) -> None:
+          as_of: str | None, store: str | None, pin: str | None) -> None:
     """Run a named query of queries/ (see 'myeloma-kg queries') or a .rq file."""
     from .queries import QueryCatalog
     from .results import render
@@ -82,17 +84,20 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
 
                 # the dataset (the project's graphs on that store) goes with the query
                 remote = open_remote(settings.store, settings.query_timeout_s)
+                version = _pinned(remote_version(remote), pin)
                 click.echo(render(remote.query(named.text, named.bind(values)), fmt))
-                _say_version(remote_version(remote))
+                _say_version(version)
                 return
             kg = _load(settings)
+            version = _pinned(graph_version(kg), pin)
             click.echo(render(kg.query(named.text, named.bind(values)), fmt))
-            _say_version(graph_version(kg))
+            _say_version(version)
             return
         from .patients import read_file
         from .recommend import Recommender
 
         recommender = Recommender(_load(settings), settings)
+        _pinned(recommender.graph_version, pin)
         record = read_file(patient_file, recommender.vocabulary, as_of=_as_of(as_of))
         report = recommender.validate(record)
         if not report.conforms:
@@ -105,6 +110,15 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
         _say_version(recommender.graph_version)
     except MyelomaKGError as exc:
         _fail(exc)
+
+
+def _pinned(version, pin: str | None):
+    """The version, if it is the one ``--graph-version`` asks for (or none was asked)."""
+    from .errors import VersionPinError
+
+    if pin is not None and not version.matches(pin):
+        raise VersionPinError(version.refusal(pin))
+    return version
 
 
 def _say_version(version) -> None:
@@ -273,9 +287,11 @@ def validate(ctx: click.Context, patients: tuple[Path, ...], fmt: str, as_of: st
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="Date the record is read at (default today).")
 @click.option("--jobs", default=None, type=click.IntRange(1, 64), help="Worker processes for a batch (default: one per core).")
 @click.option("--store", default=None, help=STORE_HELP)
+@click.option("--graph-version", "pin", default=None, metavar="VERSION",
+              help="Answer only from this graph version (a version number, version IRI or sha256: content hash prefix); exit 3 otherwise.")
 @click.pass_context
 def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, as_of: str | None, jobs: int | None,
-              store: str | None) -> None:
+              store: str | None, pin: str | None) -> None:
     """Which regimens the guideline supports for a patient, and why the others do not apply.
 
     Give one record for a report, or a folder or a JSON Lines file for a batch: results stream
@@ -292,9 +308,15 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
     single = len(items) == 1 and not patients[0].is_dir() and patients[0].suffix != ".jsonl"
     fmt = fmt or ("text" if single else "json")
     try:
+        kg = _load(settings)
+        if pin is not None:
+            from .version import graph_version
+
+            _pinned(graph_version(kg), pin)
         if not single:
+            del kg  # the batch workers load their own
             sys.exit(_batch(items, settings, date, fmt, jobs))
-        recommender = Recommender(_load(settings), settings)
+        recommender = Recommender(kg, settings)
     except MyelomaKGError as exc:
         _fail(exc)
     name, source = items[0]

@@ -67,3 +67,10 @@ class ReleaseError(MyelomaKGError):
 
 class DiffInputError(MyelomaKGError):
     """One side of a diff is neither a release folder, a checkout nor a git revision of the content."""
+
+
+class VersionPinError(MyelomaKGError):
+    """The request is pinned to a graph version other than the one that would answer it (HTTP 412)."""
+
+    exit_code = 3
+    status = 412

@@ -12,13 +12,14 @@ header of every HTTP response.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .namespaces import BASE, GRAPH
 
-HEADER = "X-Myeloma-KG-Version"
+HEADER = "X-Myeloma-KG-Version"  # on every answer; on a request, the version it is pinned to
 ONTOLOGY_IRI = BASE + "ontology"
 META_GRAPH_IRI = str(GRAPH["meta"])  # where the store records the hash of the files it was loaded from
 
@@ -47,6 +48,25 @@ class GraphVersion:
         if self.content_hash:
             return f"{self.version} ({self.content_hash[:19]})"
         return self.version
+
+    def matches(self, wanted: str) -> bool:
+        """Whether a pinned version names this graph: its version number ("0.1.0"), its version IRI,
+        its label, or its content hash ("sha256:" and at least 12 hex digits of it)."""
+        wanted = wanted.strip()
+        if not wanted:
+            return False
+        if wanted in (self.version, self.version_iri, self.label()):
+            return True
+        return bool(self.content_hash and re.fullmatch(r"sha256:[0-9a-f]{12,64}", wanted)
+                    and self.content_hash.startswith(wanted))
+
+    def refusal(self, wanted: str) -> str:
+        """Why a pinned request is not answered, in words."""
+        shown = wanted.strip()[:80] or "(empty)"
+        short = " (a content-hash pin needs at least 12 of its hex digits)" if re.fullmatch(
+            r"sha256:[0-9a-f]{0,11}", shown) else ""
+        return (f"the graph that would answer is version {self.label()}, not the {shown!r} the request is pinned to"
+                f"{short}; use a release or a server of that version, or drop the pin")
 
     def as_json(self) -> dict[str, Any]:
         out = {"version": self.version, "versionIRI": self.version_iri, "contentHash": self.content_hash}

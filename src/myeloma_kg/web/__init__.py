@@ -57,11 +57,22 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     app.register_blueprint(changes)
     app.register_blueprint(cds)  # CDS Hooks: /cds-services
 
+    @app.before_request
+    def pinned():  # a request that names a graph version is answered only by that version
+        wanted = request.headers.get(VERSION_HEADER)
+        if wanted is not None and not version.matches(wanted):
+            return jsonify(error=version.refusal(wanted), graphVersion=version.as_json()), 412
+
     @app.after_request
     def headers(response):
         for name, value in security_headers(request.path):
             response.headers.setdefault(name, value)
         response.headers[VERSION_HEADER] = version.label()  # every answer says which graph gave it
+        if "Access-Control-Allow-Origin" in response.headers:  # a cross-origin client may read it and pin with it
+            response.headers["Access-Control-Expose-Headers"] = VERSION_HEADER
+            allowed = response.headers.get("Access-Control-Allow-Headers")
+            if allowed and VERSION_HEADER not in allowed:
+                response.headers["Access-Control-Allow-Headers"] = f"{allowed}, {VERSION_HEADER}"
         return response
 
     @app.context_processor

@@ -79,8 +79,8 @@ class RepeatedQueries:
     def _answer(self, environ) -> tuple[str, bytes] | None:
         from urllib.parse import parse_qs
 
-        if self.service.remote is not None:
-            return None
+        if self.service.remote is not None or "HTTP_X_MYELOMA_KG_VERSION" in environ:
+            return None  # a pinned request is checked by the app
         try:
             params = parse_qs(environ.get("QUERY_STRING", ""), strict_parsing=True, errors="strict")
         except (ValueError, UnicodeDecodeError):

@@ -9,6 +9,8 @@ no allowance for either engine.
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import json
 import re
@@ -166,7 +168,8 @@ def test_a_remote_copy_knows_the_version_and_content_hash_of_what_was_loaded(sto
 
     copy = load_graph(Settings.load({"store": store_url}, environ={}))
     assert graph_version(copy) == graph_version(kg)
-    assert remote_version(copy.remote) == graph_version(kg)
+    # the store knows the graph it holds, not the rules of the process that asks it
+    assert remote_version(copy.remote) == dataclasses.replace(graph_version(kg), rules_hash=None)
     assert graph_version(kg).content_hash == f"sha256:{kg.digest}"
 
 

@@ -65,6 +65,8 @@ class RepeatedQueries:
     def __init__(self, app, service, version_label: str = "") -> None:
         self.app, self.service = app, service
         self.version = [(VERSION_HEADER, version_label)] if version_label else []
+        if self.version and any(name == "Access-Control-Allow-Origin" for name, _ in security_headers("/sparql")):
+            self.version.append(("Access-Control-Expose-Headers", VERSION_HEADER))  # as the app adds it
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == "/sparql" and environ.get("REQUEST_METHOD") == "GET":

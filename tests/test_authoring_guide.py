@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from myeloma_kg.cli import main
 
 from conftest import ROOT
-from worked_example import GUIDE, _BLOCK, apply_all, edits, expected_diff
+from worked_example import GUIDE, _BLOCK, apply_all, block_after, edits, expected_diff, stated_version
 
 
 def _run(args, **env):
@@ -32,10 +32,6 @@ def _head_copy(target):
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
 
 
-def _stated_version(home) -> str:
-    return (home / "ontology" / "myeloma-kg.ttl").read_text(encoding="utf-8").split('owl:versionInfo "', 1)[1].split('"')[0]
-
-
 def test_the_worked_example_gives_the_diff_the_guide_shows(tmp_path, monkeypatch):
     """Release, the two practice edits and a version raise on a scratch copy, release, diff."""
     monkeypatch.chdir(tmp_path)
@@ -43,7 +39,7 @@ def test_the_worked_example_gives_the_diff_the_guide_shows(tmp_path, monkeypatch
     releases = tmp_path / "practice" / "releases"
     first = _run(["release"], MYELOMA_KG_RELEASES_DIR=releases, MYELOMA_KG_HOME=tmp_path / "shipped")
     assert first.exit_code == 0, first.output
-    assert _stated_version(tmp_path / "shipped") == "0.1.0", "the guide's example starts from 0.1.0: update it"
+    assert stated_version((tmp_path / "shipped" / "ontology" / "myeloma-kg.ttl").read_text()) == "0.1.0", "the guide's example starts from 0.1.0: update it"
     edited = tmp_path / "practice" / "edited"
     shutil.copytree(tmp_path / "shipped", edited)
     apply_all("worked", edited)
@@ -75,26 +71,19 @@ def test_the_review_example_gives_the_diff_the_guide_shows(tmp_path, monkeypatch
     assert found.stdout.rstrip("\n") == expected_diff("review")
 
 
-def _guide_block(marker: str) -> tuple[str, str]:
-    text = GUIDE.read_text(encoding="utf-8")
-    match = _BLOCK.search(text[text.index(marker) + len(marker):])
-    assert match, f"no code block after {marker}"
-    return match.group(1), match.group(2)
-
-
 def test_the_draft_check_prints_what_the_guide_shows(tmp_path):
-    lang, draft = _guide_block("<!-- check: draft-outcome -->")
+    lang, draft = block_after("<!-- check: draft-outcome -->")
     assert lang == "turtle"
     (tmp_path / "draft.ttl").write_text(draft, encoding="utf-8")
     result = _run(["check", "--with", str(tmp_path / "draft.ttl")])
     assert result.exit_code == 1, result.output
-    _, expected = _guide_block("<!-- expected check: draft-outcome -->")
+    _, expected = block_after("<!-- expected check: draft-outcome -->")
     printed = [line for line in result.output.splitlines() if line.startswith(("[violation]", "FAILED", "PASSED"))]
     assert printed == expected.rstrip("\n").splitlines()
 
 
 def test_the_guide_shows_the_version_header_as_it_is():
-    _, header = _guide_block("The version is in the ontology's header in `ontology/myeloma-kg.ttl`:")
+    _, header = block_after("The version is in the ontology's header in `ontology/myeloma-kg.ttl`:")
     tbox = (ROOT / "ontology" / "myeloma-kg.ttl").read_text(encoding="utf-8")
     for line in header.strip().splitlines()[1:]:
         assert line in tbox, f"the guide's version header line is not in the ontology: {line}"

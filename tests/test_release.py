@@ -21,7 +21,7 @@ from myeloma_kg.release import CHECKSUMS, MANIFEST, Release, known_releases, ver
 from myeloma_kg.web import create_app
 
 from conftest import ROOT
-from worked_example import apply_all
+from worked_example import apply_all, stated_version
 
 R3 = "https://w3id.org/myeloma-kg/recommendation/R3"
 CANDOR_PFS = "https://w3id.org/myeloma-kg/outcome/candor-pfs-all-final"
@@ -31,10 +31,6 @@ def edit(home, version: bool = True) -> None:
     """The worked example of docs/authoring.md, read from the guide: DVd leaves R3, CANDOR's PFS
     hazard ratio becomes 0.63 and (unless ``version`` is false) the version becomes 0.2.0."""
     apply_all("worked", home, with_version=version)
-
-
-def _stated_version(tbox_text: str) -> str:
-    return tbox_text.split('owl:versionInfo "', 1)[1].split('"', 1)[0]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +52,7 @@ def worked(tmp_path_factory, settings):
 def test_a_release_holds_every_file_named_by_its_version_with_checksums(worked, kg):
     first: Release = worked["first"]
     version = first.version
-    assert first.folder.name == version == _stated_version((ROOT / "ontology" / "myeloma-kg.ttl").read_text())
+    assert first.folder.name == version == stated_version((ROOT / "ontology" / "myeloma-kg.ttl").read_text())
     names = {item["file"] for item in first.manifest["files"]}
     stem = f"myeloma-kg-{version}"
     assert names == {f"{stem}{s}" for s in (".ttl", ".nt", ".jsonld", "-inferred.ttl", "-inferred.nt", "-inferred.jsonld",

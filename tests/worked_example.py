@@ -40,14 +40,24 @@ def edits(example: str, guide: Path = GUIDE) -> list[Edit]:
     return found
 
 
+def block_after(marker: str, guide: Path = GUIDE) -> tuple[str, str]:
+    """The language and text of the first code block after ``marker`` in the guide."""
+    text = guide.read_text(encoding="utf-8")
+    match = _BLOCK.search(text[text.index(marker) + len(marker):])
+    assert match, f"no code block after {marker}"
+    return match.group(1), match.group(2)
+
+
 def expected_diff(example: str, guide: Path = GUIDE) -> str:
     """The diff text the guide promises for one example, after its marker."""
-    text = guide.read_text(encoding="utf-8")
-    marker = f"<!-- expected diff: {example} -->"
-    after = text[text.index(marker) + len(marker):]
-    match = _BLOCK.search(after)
-    assert match and match.group(1) == "text", "the expected diff is a ```text block right after its marker"
-    return match.group(2).rstrip("\n")
+    lang, body = block_after(f"<!-- expected diff: {example} -->", guide)
+    assert lang == "text", "the expected diff is a ```text block right after its marker"
+    return body.rstrip("\n")
+
+
+def stated_version(tbox_text: str) -> str:
+    """The ``owl:versionInfo`` the ontology header states."""
+    return tbox_text.split('owl:versionInfo "', 1)[1].split('"', 1)[0]
 
 
 def _segments(lines: list[str]) -> list[list[str]]:

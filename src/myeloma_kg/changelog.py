@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .diff import Diff, EntityChange, _from_kg, _from_release, diff_sides
 from .errors import DiffInputError
-from .release import known_releases
+from .release import MANIFEST, known_releases
 from .version import graph_version
 
 
@@ -54,7 +54,7 @@ class Changelog:
         if not folder.is_dir():
             return ()
         state = []
-        for manifest in sorted(folder.glob("*/release.json")):
+        for manifest in sorted(folder.glob(f"*/{MANIFEST}")):
             try:
                 info = manifest.stat()
             except OSError:

@@ -37,6 +37,11 @@ def _load(settings: Settings, **kwargs):
     return load_graph(settings, **kwargs)
 
 
+GRAPH_VERSION_OPTION = click.option(
+    "--graph-version", "pin", default=None, metavar="VERSION",
+    help="Answer only from this graph version (a version number, version IRI or sha256: content hash prefix); exit 3 otherwise.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="myeloma-kg")
 @click.pass_context
@@ -58,8 +63,7 @@ def main(ctx: click.Context) -> None:
               help="A patient record: it is validated, its derived facts are computed, and ?patient is bound to it.")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="With --patient: the date the record is read at.")
 @click.option("--store", default=None, help=STORE_HELP)
-@click.option("--graph-version", "pin", default=None, metavar="VERSION",
-              help="Answer only from this graph version (a version number, version IRI or sha256: content hash prefix); exit 3 otherwise.")
+@GRAPH_VERSION_OPTION
 @click.pass_context
 def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str, patient_file: Path | None,
           as_of: str | None, store: str | None, pin: str | None) -> None:
@@ -287,8 +291,7 @@ def validate(ctx: click.Context, patients: tuple[Path, ...], fmt: str, as_of: st
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="Date the record is read at (default today).")
 @click.option("--jobs", default=None, type=click.IntRange(1, 64), help="Worker processes for a batch (default: one per core).")
 @click.option("--store", default=None, help=STORE_HELP)
-@click.option("--graph-version", "pin", default=None, metavar="VERSION",
-              help="Answer only from this graph version (a version number, version IRI or sha256: content hash prefix); exit 3 otherwise.")
+@GRAPH_VERSION_OPTION
 @click.pass_context
 def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, as_of: str | None, jobs: int | None,
               store: str | None, pin: str | None) -> None:
@@ -308,15 +311,14 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
     single = len(items) == 1 and not patients[0].is_dir() and patients[0].suffix != ".jsonl"
     fmt = fmt or ("text" if single else "json")
     try:
-        kg = _load(settings)
-        if pin is not None:
-            from .version import graph_version
-
-            _pinned(graph_version(kg), pin)
         if not single:
-            del kg  # the batch workers load their own
+            if pin is not None:  # the batch workers load their own graph: check the pin once, first
+                from .version import graph_version
+
+                _pinned(graph_version(_load(settings)), pin)
             sys.exit(_batch(items, settings, date, fmt, jobs))
-        recommender = Recommender(kg, settings)
+        recommender = Recommender(_load(settings), settings)
+        _pinned(recommender.graph_version, pin)
     except MyelomaKGError as exc:
         _fail(exc)
     name, source = items[0]

@@ -30,7 +30,7 @@ def first_answer(env: dict[str, str], limit_s: float = 120.0) -> float:
     port = free_port()
     url = f"http://127.0.0.1:{port}/sparql?" + urllib.parse.urlencode({"query": QUERY})
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(port)], env=env,
+    server = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli.main", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while time.perf_counter() - started < limit_s:

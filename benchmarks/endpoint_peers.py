@@ -188,7 +188,7 @@ def make_servers(names: list[str], data: Path, work: Path) -> list[Server]:
         if name == "project":
             env = dict(os.environ, MYELOMA_KG_DATA_DIR=str(work / "data"))
             env.setdefault("MYELOMA_KG_QUERY_TIMEOUT_S", "30")
-            servers.append(Server(name, [sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(port)],
+            servers.append(Server(name, [sys.executable, "-m", "myeloma_kg.cli.main", "serve", "--port", str(port)],
                                   port, "/sparql", log, env))
         elif name == "oxigraph":
             binary = tool("oxigraph")
@@ -521,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
             data = work / "graph.nq"
             env = dict(os.environ, MYELOMA_KG_DATA_DIR=str(work / "data"))
             began = time.monotonic()
-            exported = subprocess.run([sys.executable, "-m", "myeloma_kg.cli", "export", "--format", "nquads",
+            exported = subprocess.run([sys.executable, "-m", "myeloma_kg.cli.main", "export", "--format", "nquads",
                                        "--inferred", "--output", str(data)], env=env, capture_output=True, text=True,
                                       timeout=600)
             if exported.returncode != 0:

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from _common import kib, percentile, process_tree
 from myeloma_kg import Settings, load_graph
-from myeloma_kg.recommend import Recommender
+from myeloma_kg.patients.recommend import Recommender
 
 AS_OF = dt.date(2026, 11, 24)
 LINES = [
@@ -189,7 +189,7 @@ def batch_command(texts: list[str], jobs: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "patients.jsonl"
         path.write_text("\n".join(texts) + "\n", encoding="utf-8")
-        command = [sys.executable, "-m", "myeloma_kg.cli", "recommend", str(path),
+        command = [sys.executable, "-m", "myeloma_kg.cli.main", "recommend", str(path),
                    "--as-of", AS_OF.isoformat(), "--jobs", str(jobs)]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()

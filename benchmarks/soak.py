@@ -165,7 +165,7 @@ def main() -> int:
     # The server's output goes to a file: a pipe nobody reads fills up (waitress logs a line each
     # time its task queue grows) and would then stall the server.
     log = tempfile.TemporaryFile()
-    server = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli.main", "serve", "--port", str(port)],
                               stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         if not wait_until_up(port, server):

@@ -86,7 +86,7 @@ def _wait_for(url: str, tries: int = 150) -> bool:
 @pytest.fixture(scope="session")
 def live_server():
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli.main", "serve", "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     if not _wait_for(url + "/sparql"):

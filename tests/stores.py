@@ -184,7 +184,7 @@ def oxigraph_read_only(location: Path, data: Path):
 
 def load_into(url: str, env: dict[str, str] | None = None) -> str:
     """``myeloma-kg load --store url``; its output."""
-    from myeloma_kg.cli import main
+    from myeloma_kg.cli.main import main
 
     result = CliRunner().invoke(main, ["load", "--store", url], env=env or {})
     assert result.exit_code == 0, result.output

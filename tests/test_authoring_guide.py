@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from myeloma_kg.cli import main
+from myeloma_kg.cli.main import main
 
 from conftest import ROOT
 from worked_example import GUIDE, _BLOCK, apply_all, block_after, edits, expected_diff, stated_version

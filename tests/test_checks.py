@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from myeloma_kg import KnowledgeGraph
-from myeloma_kg.checks import check_queries, check_reasoner, check_shapes, load_shapes, run_checks
-from myeloma_kg.cli import main
+from myeloma_kg.content.checks import check_queries, check_reasoner, check_shapes, load_shapes, run_checks
+from myeloma_kg.cli.main import main
 
 BROKEN = sorted((Path(__file__).parent / "fixtures" / "broken").glob("*.ttl"))
 

@@ -8,7 +8,7 @@ import pytest
 import rdflib
 from click.testing import CliRunner
 
-from myeloma_kg.cli import main
+from myeloma_kg.cli.main import main
 
 
 @pytest.fixture(scope="module")

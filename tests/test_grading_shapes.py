@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from myeloma_kg import KnowledgeGraph
-from myeloma_kg.checks import check_queries, check_shapes, load_shapes
-from myeloma_kg.cli import main
+from myeloma_kg.content.checks import check_queries, check_shapes, load_shapes
+from myeloma_kg.cli.main import main
 
 GRADING = Path(__file__).parent / "fixtures" / "grading"
 VALID = GRADING / "valid-approved.ttl"

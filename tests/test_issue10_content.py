@@ -71,6 +71,6 @@ def test_primary_and_later_analyses_are_marked(kg):
 
 
 def test_every_verified_fact_has_a_source_note(kg, settings):
-    from myeloma_kg.checks import check_queries
+    from myeloma_kg.content.checks import check_queries
     findings = [f for f in check_queries(kg, settings.checks_dir)[0] if f.rule.startswith("verified-without-source")]
     assert findings == []

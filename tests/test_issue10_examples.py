@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from myeloma_kg import Settings, load_graph
-from myeloma_kg.patients import read_file
-from myeloma_kg.recommend import Recommender, render_text
+from myeloma_kg.patients.read import read_file
+from myeloma_kg.patients.recommend import Recommender, render_text
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "patients"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from myeloma_kg import Settings, load_graph
-from myeloma_kg.recommend import Recommender
+from myeloma_kg.patients.recommend import Recommender
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2026, 11, 24)

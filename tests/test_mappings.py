@@ -9,7 +9,7 @@ import curies
 import yaml
 from click.testing import CliRunner
 
-from myeloma_kg.cli import main
+from myeloma_kg.cli.main import main
 
 REQUIRED = ["subject_id", "predicate_id", "object_id", "mapping_justification"]
 

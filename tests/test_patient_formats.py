@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from myeloma_kg import Settings, load_graph
-from myeloma_kg.patients import CONTEXT_FILE, UnreadableRecord, read_file
-from myeloma_kg.recommend import Recommender
+from myeloma_kg.patients.read import read_file
+from myeloma_kg.patients.records import CONTEXT_FILE, UnreadableRecord
+from myeloma_kg.patients.recommend import Recommender
 
 FIXTURES = Path(__file__).parent / "fixtures" / "patients"
 AS_OF = dt.date(2026, 11, 24)

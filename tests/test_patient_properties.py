@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from myeloma_kg import Settings, load_graph
-from myeloma_kg.patients import UnreadableRecord
-from myeloma_kg.recommend import Recommender
+from myeloma_kg.patients.records import UnreadableRecord
+from myeloma_kg.patients.recommend import Recommender
 
 AS_OF = dt.date(2026, 11, 24)
 DRUG_WORDS = ["daratumumab", "isatuximab", "lenalidomide", "pomalidomide", "bortezomib", "carfilzomib",

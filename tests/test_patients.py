@@ -18,9 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from myeloma_kg import Settings, load_graph
-from myeloma_kg.cli import main
-from myeloma_kg.patients import UnreadableRecord, read_file
-from myeloma_kg.recommend import Recommender
+from myeloma_kg.cli.main import main
+from myeloma_kg.patients.read import read_file
+from myeloma_kg.patients.records import UnreadableRecord
+from myeloma_kg.patients.recommend import Recommender
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "patients"

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from myeloma_kg import load_graph
-from myeloma_kg.cli import main
-from myeloma_kg.diff import diff
+from myeloma_kg.cli.main import main
+from myeloma_kg.content.diff import diff
 from myeloma_kg.errors import ReleaseError
-from myeloma_kg.release import CHECKSUMS, MANIFEST, Release, known_releases, version_key, write_release
+from myeloma_kg.content.release import CHECKSUMS, MANIFEST, Release, known_releases, version_key, write_release
 from myeloma_kg.web import create_app
 
 from conftest import ROOT

@@ -22,10 +22,10 @@ import pytest
 from click.testing import CliRunner
 
 from myeloma_kg import Settings, load_graph
-from myeloma_kg.cli import main
+from myeloma_kg.cli.main import main
 from myeloma_kg.errors import StoreError
-from myeloma_kg.remote import RemoteStore, bind_values, own_dataset
-from myeloma_kg.store import META_GRAPH
+from myeloma_kg.graph.remote import RemoteStore, bind_values, own_dataset
+from myeloma_kg.graph.store import META_GRAPH
 
 from conftest import _free_port
 from stores import (ENGINE, LOAD_ENV, load_into, oxigraph_read_only, oxigraph_server, oxigraph_url,  # noqa: F401
@@ -164,7 +164,7 @@ def test_load_says_what_it_put_there_and_counts_it_back(store_url, kg):
 
 
 def test_a_remote_copy_knows_the_version_and_content_hash_of_what_was_loaded(store_url, kg):
-    from myeloma_kg.version import graph_version, remote_version
+    from myeloma_kg.graph.version import graph_version, remote_version
 
     copy = load_graph(Settings.load({"store": store_url}, environ={}))
     assert graph_version(copy) == graph_version(kg)
@@ -203,7 +203,7 @@ def test_load_exits_1_when_the_store_does_not_hold_what_was_sent(empty_oxigraph,
 def test_load_keeps_blank_node_structures_whole_across_requests(empty_oxigraph, kg, monkeypatch):
     from rdflib.compare import isomorphic
 
-    monkeypatch.setattr("myeloma_kg.remote.CHUNK", 40)  # many requests, with groups larger than one
+    monkeypatch.setattr("myeloma_kg.graph.remote.CHUNK", 40)  # many requests, with groups larger than one
     load_into(empty_oxigraph)
     copy = load_graph(Settings.load({"store": empty_oxigraph}, environ={}))
     for graph in kg.graph_names(inferred=True):
@@ -330,7 +330,7 @@ def test_recommend_on_the_remote_store_gives_the_same_result(store_url):
 
 
 def test_every_patient_example_gets_the_same_recommendation_on_the_store(store_url, kg):
-    from myeloma_kg.recommend import Recommender
+    from myeloma_kg.patients.recommend import Recommender
 
     local = Recommender(kg)
     remote = Recommender(load_graph(Settings.load({"store": store_url}, environ={})))
@@ -410,7 +410,7 @@ def test_federated_query_joins_the_guideline_with_rxnorm_elsewhere(rxnorm_endpoi
 
 
 def test_the_public_endpoint_still_refuses_service():
-    from myeloma_kg.sparql_service import SparqlRequestError, query_form
+    from myeloma_kg.sparql.service import SparqlRequestError, query_form
 
     with pytest.raises(SparqlRequestError, match="SERVICE"):
         query_form((ROOT / "queries" / "federated-branded-products.rq").read_text())

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from myeloma_kg import Settings, load_graph
-from myeloma_kg.cli import main
-from myeloma_kg.recommend import Recommender
+from myeloma_kg.cli.main import main
+from myeloma_kg.patients.recommend import Recommender
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rxnorm"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "patients" / "dara-refractory-recent.json"

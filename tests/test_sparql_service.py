@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from myeloma_kg.errors import SparqlRequestError
-from myeloma_kg.sparql_service import Limits, SparqlService
+from myeloma_kg.sparql.service import Limits, SparqlService
 
 JSON = "application/sparql-results+json"
 CHEAP = "SELECT ?d WHERE { ?d a mkg:AntiCD38Antibody } ORDER BY ?d"

@@ -15,9 +15,9 @@ import rdflib
 from click.testing import CliRunner
 from rdflib.namespace import DCTERMS, OWL
 
-from myeloma_kg.cli import main
-from myeloma_kg.store import SourceFiles
-from myeloma_kg.version import HEADER, ONTOLOGY_IRI, graph_version
+from myeloma_kg.cli.main import main
+from myeloma_kg.graph.store import SourceFiles
+from myeloma_kg.graph.version import HEADER, ONTOLOGY_IRI, graph_version
 from myeloma_kg.web import create_app
 
 from conftest import ROOT
@@ -169,7 +169,7 @@ def test_a_pinned_version_is_answered_only_by_that_version(client, stated, pin, 
 
 
 def test_the_fast_path_of_the_endpoint_checks_a_pin_too(live_server, stated):
-    from myeloma_kg.version import HEADER as VERSION
+    from myeloma_kg.graph.version import HEADER as VERSION
 
     url = f"{live_server}/sparql?query=" + urllib.parse.quote("SELECT ?d WHERE { ?d a mkg:AntiCD38Antibody }")
     for _ in range(3):  # repeated: the query becomes one the fast path answers

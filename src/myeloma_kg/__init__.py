@@ -1,8 +1,13 @@
 """myeloma-kg: the Pan-Pacific anti-CD38 consensus for relapsed/refractory myeloma as a knowledge graph."""
 
 from .config import Settings as Settings
-from .graph import load_graph as load_graph
-from .store import KnowledgeGraph as KnowledgeGraph
+from .config import program_version
+from .graph.load import load_graph as load_graph
+from .graph.store import KnowledgeGraph as KnowledgeGraph
+
+from ._moved import install as _install_moved_names
+
+_install_moved_names()
 
 __all__ = ["KnowledgeGraph", "Settings", "load_graph"]
-__version__ = "0.1.0"
+__version__ = program_version() or "unknown"

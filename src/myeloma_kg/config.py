@@ -41,6 +41,18 @@ PACKAGE = "myeloma_kg"
 SHIPPED = "shipped"  # the folder inside the package that the wheel build fills
 MARKER = ("ontology", "myeloma-kg.ttl")  # a root of the shipped files holds this file
 
+
+
+def program_version() -> str | None:
+    """The installed program's version (pyproject.toml's), or None in a source tree never installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(APP_NAME)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 _extracted = contextlib.ExitStack()
 atexit.register(_extracted.close)
 

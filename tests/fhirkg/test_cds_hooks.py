@@ -132,7 +132,7 @@ def trap():
     t.sock.close()
 
 
-class FakeFhirServer:
+class FakeFhirRepository:
     """A FHIR server answering the prefetch queries for one example patient, and noting each request."""
 
     def __init__(self, name: str) -> None:
@@ -174,7 +174,7 @@ class FakeFhirServer:
 
 @pytest.fixture(scope="module")
 def fake_fhir():
-    server = FakeFhirServer("dara-refractory-recent.json")
+    server = FakeFhirRepository("dara-refractory-recent.json")
     yield server
     server.close()
 
@@ -184,7 +184,7 @@ def allowing_server(fake_fhir):
     """A server whose settings allow the fake FHIR server, and that one only."""
     port = _free_port()
     env = {**os.environ, "MYELOMA_KG_CDS_FHIR_SERVER": fake_fhir.url}
-    process = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli.main", "serve", "--port", str(port)],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     if not _wait_for(url + "/cds-services"):

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from myeloma_kg.cli import main
+from myeloma_kg.cli.main import main
 from myeloma_kg.errors import MyelomaKGError
 from myeloma_kg.fhir.export import build
 from myeloma_kg.fhir.ids import ID_RULE, NCIT, RXNORM, fhir_id, local_name
-from myeloma_kg.fhir.validation import bundle_problems, model_class, problems, project_problems
+from myeloma_kg.fhir.conformance import bundle_problems, model_class, problems, project_problems
 
 HR = "http://terminology.hl7.org/CodeSystem/statistic-type"
 

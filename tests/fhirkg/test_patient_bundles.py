@@ -1,4 +1,4 @@
-"""Patient records from FHIR R4 bundles (fhir/patient.py, fhir/mapping.json).
+"""Patient records from FHIR R4 bundles (patients/fhir_bundle.py, patients/mapping.json).
 
 The FHIR twins in examples/fhir/ must give exactly the recommendation of their JSON twins in
 examples/patients/, through the command line, the API and the library; bundles that are not
@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from myeloma_kg.cli import main
-from myeloma_kg.fhir import patient as fhir_patient
-from myeloma_kg.patients import UnreadableRecord
-from myeloma_kg.recommend import Recommender
+from myeloma_kg.cli.main import main
+from myeloma_kg.patients import fhir_bundle as fhir_patient
+from myeloma_kg.patients.records import UnreadableRecord
+from myeloma_kg.patients.recommend import Recommender
 from myeloma_kg.web import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +105,7 @@ def test_every_example_bundle_is_valid_fhir_r4(name):
 
 @pytest.mark.parametrize("name", TWINS)
 def test_a_fhir_twin_gives_the_recommendation_of_its_json_twin(recommender, name):
-    from myeloma_kg.patients import read_file
+    from myeloma_kg.patients.read import read_file
 
     from_json = recommender.recommend(read_file(JSON / name, recommender.vocabulary, as_of=AS_OF)).recommendation
     from_fhir = recommender.recommend(read_file(FHIR / name, recommender.vocabulary, as_of=AS_OF))
@@ -333,8 +333,8 @@ def test_the_mapping_ships_in_the_wheel_and_the_api_describes_fhir(client):
     import tomllib
 
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    folder = ROOT / "src" / "myeloma_kg" / "fhir"
-    shipped = {p for pattern in setuptools["package-data"]["myeloma_kg.fhir"] for p in folder.glob(pattern)}
+    folder = ROOT / "src" / "myeloma_kg" / "patients"
+    shipped = {p for pattern in setuptools["package-data"]["myeloma_kg.patients"] for p in folder.glob(pattern)}
     assert folder / "mapping.json" in shipped
     spec = client.get("/api/openapi.json").get_json()
     assert "application/fhir+json" in spec["paths"]["/api/recommend"]["post"]["requestBody"]["content"]

@@ -635,7 +635,7 @@ class RealServer:
         env = {**os.environ, "MYELOMA_KG_QUERY_TIMEOUT_S": str(REAL_SERVER_LIMIT_S),
                "MYELOMA_KG_MAX_RESULT_ROWS": "2000", "MYELOMA_KG_HOME": str(ROOT)}
         with open(self.log, "wb") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(self.port)],
+            self.process = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli.main", "serve", "--port", str(self.port)],
                                             stdout=out, stderr=subprocess.STDOUT, env=env)
         self.url = f"http://127.0.0.1:{self.port}"
 

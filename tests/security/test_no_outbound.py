@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from myeloma_kg import sparql_service
+from myeloma_kg.sparql import service as sparql_service
 from myeloma_kg.errors import SparqlRequestError
-from myeloma_kg.sparql_check import check_query
+from myeloma_kg.sparql.guard import check_query
 
 from .conftest import COUNT_ALL
 
@@ -233,7 +233,7 @@ def test_a_query_worker_cannot_open_a_socket_even_if_the_check_were_bypassed(kg,
     """The second wall: with the parser check switched off, a worker runs SERVICE and cannot connect."""
     import sys
 
-    from myeloma_kg.sparql_check import CheckedQuery
+    from myeloma_kg.sparql.guard import CheckedQuery
 
     if not sys.platform.startswith("linux"):
         pytest.skip("the seccomp filter is Linux only")

@@ -41,7 +41,7 @@ def test_records_leave_no_trace_in_output_or_files(tmp_path, settings):
            "MYELOMA_KG_CACHE_DIR": str(settings.cache_path), "MYELOMA_KG_DATA_DIR": str(home / "data" / "mkg"),
            "MYELOMA_KG_HOME": str(settings.home)}
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(port)], cwd=work,
+    server = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli.main", "serve", "--port", str(port)], cwd=work,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

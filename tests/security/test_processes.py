@@ -39,7 +39,7 @@ def alive(pid: int) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_workers_stop_with_the_server(sig):
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "myeloma_kg.cli.main", "serve", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert _wait_for(f"http://127.0.0.1:{port}/sparql")

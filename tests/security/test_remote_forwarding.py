@@ -59,7 +59,7 @@ def test_the_trap_would_see_a_forwarded_service(oxigraph_url, trap):
     SQ070 on DB.DBA.SPARQL_SINV_2, so
     there the app's check is the only thing the test can show.)
     """
-    from myeloma_kg.remote import RemoteStore
+    from myeloma_kg.graph.remote import RemoteStore
 
     try:
         RemoteStore(oxigraph_url, timeout_s=5).query(f"SELECT * WHERE {{ SERVICE <{trap.url}/sparql> {{ ?s ?p ?o }} }}")

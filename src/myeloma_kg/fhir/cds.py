@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from importlib import metadata
 from typing import Any
 
+from ..config import program_version
 from ..errors import MyelomaKGError
-from .patient import mapping
+from ..patients.fhir_bundle import mapping
 
 SERVICE_ID = "myeloma-kg-anti-cd38"
 HOOK = "patient-view"
 SUMMARY_MAX = 140
-try:
-    VERSION = metadata.version("myeloma-kg")
-except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-    VERSION = "(version unknown)"
+VERSION = program_version() or "(version unknown)"  # None: a source tree that was never installed
 SOURCE_LABEL = f"myeloma-kg {VERSION}: Pan-Pacific MM WG 2025 anti-CD38 consensus (reconstructed)"
 ONTOLOGY = "https://w3id.org/myeloma-kg/ontology"
 GRAPH_VERSION_EXTENSION = "org.w3id.myeloma-kg.graphVersion"  # card extension key (reverse-domain, as CDS Hooks asks)

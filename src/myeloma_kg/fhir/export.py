@@ -29,16 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..errors import MyelomaKGError
-from ..store import KnowledgeGraph
+from ..graph.store import KnowledgeGraph
 from . import graphdata
 from .graphdata import GraphData, distinct
-from .ids import CPG, FHIR_BASE, MKG_SYSTEM, NCIT, RXNORM, URI, concept, fhir_id, fhir_name, local_name
-from ..version import graph_version
+from .ids import CPG, DIRECTION, STRENGTH, FHIR_BASE, MKG_SYSTEM, NCIT, RXNORM, URI, concept, fhir_id, fhir_name, local_name
+from ..graph.version import graph_version
 
 FHIR_VERSIONS = ("R5", "R4")
 PLAN_TYPE = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
-DIRECTION = "http://hl7.org/fhir/uv/cpg/CodeSystem/cpg-recommendation-direction-cs"
-STRENGTH = "http://terminology.hl7.org/CodeSystem/recommendation-strength"
 STATISTIC = "http://terminology.hl7.org/CodeSystem/statistic-type"
 ESTIMATE = "http://terminology.hl7.org/CodeSystem/attribute-estimate-type"
 ROLE = "http://terminology.hl7.org/CodeSystem/variable-role"

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import MyelomaKGError
 from ..queries import load_query
-from ..store import KnowledgeGraph
+from ..graph.store import KnowledgeGraph
 
 QUERY_FOLDER = "fhir"
 

@@ -15,6 +15,8 @@ import re
 BASE = "https://w3id.org/myeloma-kg/"
 FHIR_BASE = BASE + "fhir"  # the nominal base of the Bundle's fullUrls
 MKG_SYSTEM = "https://w3id.org/myeloma-kg/ontology"  # codes that are the graph's own concepts
+DIRECTION = "http://hl7.org/fhir/uv/cpg/CodeSystem/cpg-recommendation-direction-cs"
+STRENGTH = "http://terminology.hl7.org/CodeSystem/recommendation-strength"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 NCIT = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
 URI = "urn:ietf:rfc:3986"

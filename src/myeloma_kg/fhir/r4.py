@@ -17,8 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .ids import CPG, CQF, MKG_SYSTEM, local_name
-from .export import DIRECTION, STRENGTH
+from .ids import CPG, CQF, DIRECTION, MKG_SYSTEM, STRENGTH, local_name
 
 QUALITY_NOT_RATED = "not rated: the graph records no certainty of evidence for this recommendation"
 

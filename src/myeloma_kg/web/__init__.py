@@ -8,15 +8,15 @@ import secrets
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..changelog import Changelog
+from ..content.changelog import Changelog
 from ..config import Settings
 from ..errors import MyelomaKGError
-from ..graph import load_graph
-from ..recommend import Recommender
-from ..sparql_service import Limits, SparqlService
+from ..graph.load import load_graph
+from ..patients.recommend import Recommender
+from ..sparql.service import Limits, SparqlService
 from .sparql import RepeatedQueries, security_headers
-from ..store import KnowledgeGraph
-from ..version import HEADER as VERSION_HEADER, graph_version
+from ..graph.store import KnowledgeGraph
+from ..graph.version import HEADER as VERSION_HEADER, graph_version
 
 
 def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = None, *,

@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..errors import MyelomaKGError, QueryNotFound
-from ..patients import CONTEXT_FILE, UnreadableRecord
+from ..patients.records import CONTEXT_FILE, UnreadableRecord
 from ..queries import QueryCatalog
 from ..errors import SparqlRequestError
-from ..sparql_check import check_query
+from ..sparql.guard import check_query
 from .common import catalog, read_record
 
 api = Blueprint("api", __name__)

@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ..fhir.cds import (SERVICE_ID, CdsRequestError, bundle_of, cards_for, check_feedback, check_request, discovery,
                         missing_prefetch, prefetch_template)
-from ..fhir.patient import FHIR_JSON
+from ..patients.fhir_bundle import FHIR_JSON
 from .common import read_record
 
 cds = Blueprint("cds", __name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template
 
-from ..diff import describe
+from ..content.diff import describe
 
 changes = Blueprint("changes", __name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ..patients import PatientRecord, UnreadableRecord
+from ..patients.records import PatientRecord, UnreadableRecord
 from ..queries import QueryCatalog
 
 

@@ -11,18 +11,18 @@ import re
 
 from flask import Blueprint, Response, current_app, request
 
-from ..fhir.server import FHIR_RELEASES, MEDIA_TYPE, MIME_VERSIONS, SEARCH_PARAMS, FhirServer, dumps, outcome
+from ..fhir.repository import FHIR_RELEASES, MEDIA_TYPE, MIME_VERSIONS, SEARCH_PARAMS, FhirRepository, dumps, outcome
 
 fhir = Blueprint("fhir", __name__)
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 _TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 
 
-def _server() -> FhirServer:
+def _server() -> FhirRepository:
     server = current_app.extensions.get("fhir")
     if server is None:  # one per app, built on first use
         server = current_app.extensions.setdefault(
-            "fhir", FhirServer(current_app.extensions["kg"], current_app.config["SETTINGS"].queries_dir))
+            "fhir", FhirRepository(current_app.extensions["kg"], current_app.config["SETTINGS"].queries_dir))
     return server
 
 

@@ -10,7 +10,7 @@ from ..namespaces import BASE, compact
 from .common import catalog as _catalog
 from .common import named_rows as _named
 from .common import read_record
-from ..store import EXPORT_FORMATS
+from ..graph.store import EXPORT_FORMATS
 
 WEB = web_dir()  # the shipped templates and static files (see config.shipped_home)
 pages = Blueprint("pages", __name__, template_folder=str(WEB / "templates"))
@@ -237,7 +237,7 @@ def patient():
 
     from flask import session
 
-    from ..patients import UnreadableRecord
+    from ..patients.records import UnreadableRecord
 
     if "csrf_token" not in session:
         session["csrf_token"] = secrets.token_urlsafe(32)

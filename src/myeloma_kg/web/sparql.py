@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 
 from ..errors import SparqlRequestError
-from ..sparql_service import GRAPH_TYPES, RESULT_TYPES
-from ..version import HEADER as VERSION_HEADER
+from ..sparql.service import GRAPH_TYPES, RESULT_TYPES
+from ..graph.version import HEADER as VERSION_HEADER
 
 sparql = Blueprint("sparql", __name__)
 

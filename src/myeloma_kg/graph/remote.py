@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import pyoxigraph as ox
 
-from .errors import QuerySyntaxError, StoreError
-from .namespaces import GRAPH, PREFIXES
+from ..errors import QuerySyntaxError, StoreError
+from ..namespaces import GRAPH, PREFIXES
 
 if TYPE_CHECKING:
     from .store import KnowledgeGraph

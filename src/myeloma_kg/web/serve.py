@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from .config import Settings
-from .store import KnowledgeGraph
+from ..config import Settings
+from ..graph.store import KnowledgeGraph
 
 
 def run_server(settings: Settings, kg: KnowledgeGraph) -> None:
     import waitress
 
-    from .web import create_app
+    from . import create_app
 
     app = create_app(settings, kg)
     waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads,

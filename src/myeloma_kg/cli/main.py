@@ -9,10 +9,9 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .config import Settings
-from .errors import MyelomaKGError, QueryParameterError
-from .store import EXPORT_FORMATS
+from ..config import Settings, program_version
+from ..errors import MyelomaKGError, QueryParameterError
+from ..graph.store import EXPORT_FORMATS
 
 STORE_HELP = "'memory' (default, embedded), a folder (embedded, kept on disk), or a SPARQL endpoint URL."
 
@@ -32,7 +31,7 @@ def _fail(exc: MyelomaKGError) -> None:
 
 
 def _load(settings: Settings, **kwargs):
-    from .graph import load_graph
+    from ..graph.load import load_graph
 
     return load_graph(settings, **kwargs)
 
@@ -43,7 +42,7 @@ GRAPH_VERSION_OPTION = click.option(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="myeloma-kg")
+@click.version_option(program_version() or "unknown", prog_name="myeloma-kg")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """myeloma-kg: the 2025 Pan-Pacific consensus on anti-CD38 therapy in relapsed/refractory
@@ -68,9 +67,9 @@ def main(ctx: click.Context) -> None:
 def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str, patient_file: Path | None,
           as_of: str | None, store: str | None, pin: str | None) -> None:
     """Run a named query of queries/ (see 'myeloma-kg queries') or a .rq file."""
-    from .queries import QueryCatalog
-    from .results import render
-    from .version import graph_version, remote_version
+    from ..queries import QueryCatalog
+    from .render import render
+    from ..graph.version import graph_version, remote_version
 
     settings = _settings(ctx, store=store)
     try:
@@ -84,7 +83,7 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
             values[key.strip()] = value
         if patient_file is None:
             if _is_url(settings.store):
-                from .remote import open_remote
+                from ..graph.remote import open_remote
 
                 # the dataset (the project's graphs on that store) goes with the query
                 remote = open_remote(settings.store, settings.query_timeout_s)
@@ -97,8 +96,8 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
             click.echo(render(kg.query(named.text, named.bind(values)), fmt))
             _say_version(version)
             return
-        from .patients import read_file
-        from .recommend import Recommender
+        from ..patients.read import read_file
+        from ..patients.recommend import Recommender
 
         recommender = Recommender(_load(settings), settings)
         _pinned(recommender.graph_version, pin)
@@ -118,7 +117,7 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
 
 def _pinned(version, pin: str | None):
     """The version, if it is the one ``--graph-version`` asks for (or none was asked)."""
-    from .errors import VersionPinError
+    from ..errors import VersionPinError
 
     if pin is not None and not version.matches(pin):
         raise VersionPinError(version.refusal(pin))
@@ -134,7 +133,7 @@ def _say_version(version) -> None:
 @click.pass_context
 def list_queries(ctx: click.Context) -> None:
     """List the named queries with their parameters."""
-    from .queries import QueryCatalog
+    from ..queries import QueryCatalog
 
     try:
         catalog = QueryCatalog(_settings(ctx).queries_dir)
@@ -175,8 +174,8 @@ def export(ctx: click.Context, fmt: str, inferred: bool, output: Path | None, st
 @click.pass_context
 def check(ctx: click.Context, extra: tuple[Path, ...], store: str | None) -> None:
     """Quality checks: reasoner consistency, SHACL content shapes, SPARQL violation rules."""
-    from .checks import run_checks
-    from .version import graph_version
+    from ..content.checks import run_checks
+    from ..graph.version import graph_version
 
     settings = _settings(ctx, store=store)
     started = time.perf_counter()
@@ -208,7 +207,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, store: str | N
     click.echo(f"loaded the graph: {kg.count()} triples in {seconds:.2f} s (store: {settings.store})")
     click.echo(f"serving on http://{settings.host}:{settings.port}/ : SPARQL endpoint /sparql, "
                "named queries /api/queries, patients POST /api/validate and /api/recommend")
-    from .serving import run_server
+    from ..web.serve import run_server
 
     run_server(settings, kg)
 
@@ -241,7 +240,7 @@ def _records(paths: tuple[Path, ...]):
 
 
 def _read(recommender, source, as_of):
-    from .patients import read_file
+    from ..patients.read import read_file
 
     if isinstance(source, Path):
         return read_file(source, recommender.vocabulary, as_of=as_of)
@@ -258,8 +257,8 @@ def validate(ctx: click.Context, patients: tuple[Path, ...], fmt: str, as_of: st
     """Check patient records (JSON, JSON-LD, Turtle; files, folders or JSON Lines) against the SHACL shapes."""
     import json as _json
 
-    from .patients import UnreadableRecord
-    from .recommend import Recommender
+    from ..patients.records import UnreadableRecord
+    from ..patients.recommend import Recommender
 
     settings = _settings(ctx, store=store)
     date = _as_of(as_of)
@@ -302,8 +301,8 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
     """
     import json as _json
 
-    from .patients import UnreadableRecord
-    from .recommend import Recommender, render_text
+    from ..patients.records import UnreadableRecord
+    from ..patients.recommend import Recommender, render_text
 
     settings = _settings(ctx, store=store)
     date = _as_of(as_of)
@@ -313,7 +312,7 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
     try:
         if not single:
             if pin is not None:  # the batch workers load their own graph: check the pin once, first
-                from .version import graph_version
+                from ..graph.version import graph_version
 
                 _pinned(graph_version(_load(settings)), pin)
             sys.exit(_batch(items, settings, date, fmt, jobs))
@@ -338,8 +337,8 @@ def _batch(items, settings: Settings, date, fmt: str, jobs: int | None) -> int:
     """Stream one JSON line per record (or text blocks), with a progress bar on a terminal."""
     import json as _json
 
-    from .batch import recommend_many
-    from .recommend import render_text
+    from ..patients.batch import recommend_many
+    from ..patients.recommend import render_text
 
     def texts():
         for name, source in items:
@@ -384,8 +383,8 @@ def mappings() -> None:
 @click.pass_context
 def mappings_export(ctx: click.Context, output: Path | None, store: str | None) -> None:
     """Write the mapping set as SSSOM TSV (verified codes only)."""
-    from .mappings import sssom_tsv
-    from .queries import QueryCatalog
+    from ..content.sssom import sssom_tsv
+    from ..queries import QueryCatalog
 
     settings = _settings(ctx.parent, store=store)
     try:
@@ -412,7 +411,7 @@ def fhir() -> None:
 @click.pass_context
 def fhir_export(ctx: click.Context, fhir_version: str, output: Path | None, store: str | None) -> None:
     """Write the guideline as a FHIR Bundle (collection), checked with fhir.resources before it is written."""
-    from .fhir.cli import export_bundle
+    from ..fhir.bundle import export_bundle
 
     settings = _settings(ctx.parent, store=store)
     try:
@@ -447,7 +446,7 @@ def rxnorm() -> None:
 def rxnorm_import(ctx: click.Context, folder: Path, store: str | None) -> None:
     """Read RXNCONSO.RRF and RXNREL.RRF from FOLDER: list wrong or retired RXCUIs (exit 1), fill in
     missing ingredient RXCUIs and add the product concepts; the result persists in the data folder."""
-    from .rxnorm import read_release
+    from ..content.rxnorm import read_release
 
     settings = _settings(ctx.parent, store=store)
     try:
@@ -477,8 +476,8 @@ def load(ctx: click.Context, store: str) -> None:
     graph are dropped.  Then every graph is counted back from the store: a count that differs
     from what was sent is reported and the exit status is 1.
     """
-    from .remote import open_remote
-    from .store import META_GRAPH
+    from ..graph.remote import open_remote
+    from ..graph.store import META_GRAPH
 
     settings = _settings(ctx)
     try:
@@ -516,7 +515,7 @@ def load(ctx: click.Context, store: str) -> None:
 def release(ctx: click.Context, output: Path | None, force: bool, store: str | None) -> None:
     """Write a release: the graph (Turtle, N-Triples, JSON-LD; with and without inferred triples),
     the SSSOM mappings and the FHIR Bundle, named by the graph's version, with checksums."""
-    from .release import write_release
+    from ..content.release import write_release
 
     settings = _settings(ctx, store=store)
     try:
@@ -541,7 +540,7 @@ def diff_command(ctx: click.Context, old: str, new: str, fmt: str, exit_code: bo
     words, then the raw triple difference."""
     import json as _json
 
-    from .diff import diff
+    from ..content.diff import diff
 
     settings = _settings(ctx)
     try:

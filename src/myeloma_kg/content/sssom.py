@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 
-from .namespaces import DRUG
-from .queries import QueryCatalog
-from .store import KnowledgeGraph
+from ..namespaces import DRUG
+from ..queries import QueryCatalog
+from ..graph.store import KnowledgeGraph
 
 CURIE_MAP = {
     "drug": str(DRUG),

@@ -19,10 +19,10 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 
-from ._mkg import MKG
-from .config import context_file
-from .errors import MyelomaKGError
-from .namespaces import DRUG, PATIENT, PREFIXES
+from .._mkg import MKG
+from ..config import context_file
+from ..errors import MyelomaKGError
+from ..namespaces import DRUG, PATIENT, PREFIXES
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
@@ -84,43 +84,6 @@ class PatientRecord:
     # validation messages name; and what the reader could not know, as (severity, message)
     origins: dict[str, str] = field(default_factory=dict)
     notes: list[tuple[str, str]] = field(default_factory=list)
-
-
-def read_text(text: str, vocabulary: Vocabulary, *, content_type: str | None = None,
-              as_of: dt.date | None = None) -> PatientRecord:
-    """Parse one record; raises ``UnreadableRecord`` when the text is not a record at all."""
-    stripped = text.lstrip()
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind in ("text/turtle", "application/x-turtle") or (not kind and not stripped.startswith(("{", "["))):
-        return _from_turtle(text, as_of)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if kind in ("application/json", "application/ld+json", "application/fhir+json") or stripped.startswith(("{", "[")):
-            raise UnreadableRecord(f"the record is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-        raise UnreadableRecord("the record is neither JSON nor Turtle") from None
-    if kind == "application/fhir+json" or isinstance(data, dict) and data.get("resourceType") is not None:
-        from .fhir.patient import from_bundle  # a FHIR Bundle (mapping in fhir/mapping.json)
-
-        return from_bundle(data, vocabulary, as_of=as_of)
-    if not isinstance(data, dict):
-        raise UnreadableRecord("a patient record is a JSON object with keys such as id, age and therapyLines")
-    context = data.get("@context")
-    if context is not None and context != CONTEXT_URL or "@graph" in data or "@id" in data:
-        return _from_jsonld(text, as_of)
-    return from_json(data, vocabulary, as_of=as_of)
-
-
-def read_file(path: Path, vocabulary: Vocabulary, as_of: dt.date | None = None) -> PatientRecord:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UnreadableRecord(f"{path}: cannot be read ({exc})") from None
-    content_type = "text/turtle" if path.suffix in (".ttl", ".turtle") else None
-    try:
-        return read_text(text, vocabulary, content_type=content_type, as_of=as_of)
-    except UnreadableRecord as exc:
-        raise UnreadableRecord(f"{path.name}: {exc}") from None
 
 
 def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | None = None) -> PatientRecord:
@@ -244,7 +207,7 @@ def literal(value: Any, kind: str) -> ox.Literal:
     return ox.Literal(json.dumps(value) if not isinstance(value, str) else value)
 
 
-def _from_turtle(text: str, as_of: dt.date | None) -> PatientRecord:
+def from_turtle(text: str, as_of: dt.date | None) -> PatientRecord:
     try:
         triples = list(ox.parse(text, format=ox.RdfFormat.TURTLE, base_iri=str(PATIENT)))
     except SyntaxError as exc:
@@ -252,7 +215,7 @@ def _from_turtle(text: str, as_of: dt.date | None) -> PatientRecord:
     return _from_triples(triples, "turtle", as_of)
 
 
-def _from_jsonld(text: str, as_of: dt.date | None) -> PatientRecord:
+def from_jsonld(text: str, as_of: dt.date | None) -> PatientRecord:
     data = json.loads(text)
     if data.get("@context") == CONTEXT_URL:
         data["@context"] = json.loads(CONTEXT_FILE.read_text())["@context"]

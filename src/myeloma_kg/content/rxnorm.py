@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import MyelomaKGError
-from .store import KnowledgeGraph
+from ..errors import MyelomaKGError
+from ..graph.store import KnowledgeGraph
 
 INGREDIENT_TYPES = {"IN", "MIN", "PIN"}
 PRODUCT_TYPES = {"SCD", "SBD", "SCDC", "SBDC", "SCDF", "SBDF", "BN", "MIN", "PIN"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from .namespaces import compact
-from .store import EXPORT_FORMATS
+from ..namespaces import compact
+from ..graph.store import EXPORT_FORMATS
 
 RESULT_FORMATS = {
     "json": ox.QueryResultsFormat.JSON,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .namespaces import BASE, GRAPH
+from ..namespaces import BASE, GRAPH
 
 HEADER = "X-Myeloma-KG-Version"  # on every answer; on a request, the version it is pinned to
 ONTOLOGY_IRI = BASE + "ontology"

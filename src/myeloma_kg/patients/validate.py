@@ -24,10 +24,10 @@ from pyshacl.errors import ValidationFailure
 from rdflib.namespace import RDF, SH
 from rdflib.paths import Path as RdfPath
 
-from ._mkg import MKG
-from .errors import ShapesLoadError
-from .patients import PatientRecord, Vocabulary
-from .store import load_shapes_graph, to_rdflib_term
+from .._mkg import MKG
+from ..errors import ShapesLoadError
+from .records import PatientRecord, Vocabulary
+from ..graph.store import load_shapes_graph, to_rdflib_term
 
 SEVERITY = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
 TYPE_OF_KIND = {"drug": MKG.Drug, "cytogenetics": MKG.CytogeneticAbnormality}

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from .errors import MyelomaKGError, SparqlRequestError
-from .namespaces import PREFIXES
-from .sparql_check import check_query
+from ..errors import MyelomaKGError, SparqlRequestError
+from ..namespaces import PREFIXES
+from .guard import check_query
 
 RESULT_TYPES = {
     "application/sparql-results+json": ox.QueryResultsFormat.JSON,
@@ -449,7 +449,7 @@ class SparqlService:
 
     def _run_remote(self, text: str, media_type: str, default_graphs: list[str], named_graphs: list[str]):
         """Send the (already checked) query to the remote store and serialise its answer here."""
-        from .errors import StoreError
+        from ..errors import StoreError
 
         try:
             result = self.remote.query(text, default_graphs=default_graphs or None, named_graphs=named_graphs or None)

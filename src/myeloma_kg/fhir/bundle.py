@@ -6,9 +6,9 @@ import json
 import time
 
 from ..config import Settings
-from ..store import KnowledgeGraph
+from ..graph.store import KnowledgeGraph
 from .export import build
-from .validation import bundle_problems, project_problems
+from .conformance import bundle_problems, project_problems
 
 
 def export_bundle(kg: KnowledgeGraph, settings: Settings, fhir_version: str) -> tuple[bytes, str, list[str]]:

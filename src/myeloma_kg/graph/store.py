@@ -16,9 +16,9 @@ from typing import Any, Iterable, Iterator, Mapping
 import pyoxigraph as ox
 import rdflib
 
-from .config import Settings
-from .errors import OntologyLoadError, QuerySyntaxError, StoreError
-from .namespaces import GRAPH, GRAPH_GUIDELINE, GRAPH_IMPORTED, GRAPH_INFERRED, GRAPH_ONTOLOGY, PREFIXES
+from ..config import Settings
+from ..errors import OntologyLoadError, QuerySyntaxError, StoreError
+from ..namespaces import GRAPH, GRAPH_GUIDELINE, GRAPH_IMPORTED, GRAPH_INFERRED, GRAPH_ONTOLOGY, PREFIXES
 
 META_GRAPH = ox.NamedNode(str(GRAPH["meta"]))
 _HASH_PREDICATE = ox.NamedNode("http://purl.org/dc/terms/identifier")
@@ -245,7 +245,7 @@ class KnowledgeGraph:
 
 def load_shapes_graph(folder: Path, pattern: str) -> rdflib.Graph:
     """The SHACL shapes of ``folder`` whose file names match ``pattern``, as one rdflib graph."""
-    from .errors import ShapesLoadError
+    from ..errors import ShapesLoadError
 
     files = sorted(folder.glob(pattern))
     if not files:

@@ -22,8 +22,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .errors import SparqlRequestError
-from .namespaces import PREFIXES
+from ..errors import SparqlRequestError
+from ..namespaces import PREFIXES
 
 FORMS = {"SelectQuery": "SELECT", "AskQuery": "ASK", "ConstructQuery": "CONSTRUCT", "DescribeQuery": "DESCRIBE"}
 

@@ -14,11 +14,11 @@ import pyshacl
 import rdflib
 from rdflib.namespace import RDF, SH
 
-from .config import Settings
-from .namespaces import compact
-from .queries import load_query
-from .reasoning import reason
-from .store import KnowledgeGraph, load_shapes_graph
+from ..config import Settings
+from ..namespaces import compact
+from ..queries import load_query
+from ..graph.reasoning import reason
+from ..graph.store import KnowledgeGraph, load_shapes_graph
 
 SEVERITY = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
 

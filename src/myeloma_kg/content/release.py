@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ReleaseError
-from .version import graph_version
+from ..errors import ReleaseError
+from ..graph.version import graph_version
 
 MANIFEST = "release.json"
 CHECKSUMS = "SHA256SUMS"
@@ -82,8 +82,8 @@ class Release:
 
 
 def _files(kg, settings, version: str) -> list[tuple[str, Callable[[], bytes]]]:
-    from .mappings import sssom_tsv
-    from .queries import QueryCatalog
+    from .sssom import sssom_tsv
+    from ..queries import QueryCatalog
 
     stem = f"myeloma-kg-{version}"
     files: list[tuple[str, Callable[[], bytes]]] = []
@@ -96,7 +96,7 @@ def _files(kg, settings, version: str) -> list[tuple[str, Callable[[], bytes]]]:
 
 
 def _fhir_bundle(kg, settings) -> bytes:
-    from .fhir.cli import export_bundle
+    from ..fhir.bundle import export_bundle
 
     data, _summary, problems = export_bundle(kg, settings, "R5")
     if problems:

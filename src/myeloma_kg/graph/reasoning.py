@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from .errors import ReasonerError
+from ..errors import ReasonerError
 from .store import KnowledgeGraph
 
 XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"

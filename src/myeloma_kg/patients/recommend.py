@@ -20,14 +20,15 @@ from typing import Any, Iterator
 
 import pyoxigraph as ox
 
-from .config import Settings
-from .errors import QuerySyntaxError
-from .namespaces import PREFIXES
-from .patients import PatientRecord, Vocabulary, read_text
-from .queries import load_query
-from .store import KnowledgeGraph, to_python
+from ..config import Settings
+from ..errors import QuerySyntaxError
+from ..namespaces import PREFIXES
+from .read import read_text
+from .records import PatientRecord, Vocabulary
+from ..queries import load_query
+from ..graph.store import KnowledgeGraph, to_python
 from .validate import ValidationReport, load_patient_shapes, validate_record
-from .version import graph_version
+from ..graph.version import graph_version
 
 MAX_ROUNDS = 12
 RENEW_AFTER = 100  # patients between rebuilds of the working store (see Recommender.derived)

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..namespaces import PATIENT
-from ..patients import PatientRecord, UnreadableRecord, Vocabulary, from_json
+from .records import PatientRecord, UnreadableRecord, Vocabulary, from_json
 
 FHIR_JSON = "application/fhir+json"
 
@@ -566,7 +566,7 @@ def to_record(bundle: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date 
 
 
 def from_bundle(bundle: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | None = None) -> PatientRecord:
-    """A FHIR Bundle as a patient record, ready for the shapes (``patients.read_text`` calls this)."""
+    """A FHIR Bundle as a patient record, ready for the shapes (``patients.read.read_text`` calls this)."""
     record, origins, notes = to_record(bundle, vocabulary, as_of=as_of)
     result = from_json(record, vocabulary, as_of=as_of)
     result.source = "fhir"

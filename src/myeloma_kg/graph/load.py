@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from .config import Settings
+from ..config import Settings
 from .reasoning import materialise
 from .store import KnowledgeGraph
 

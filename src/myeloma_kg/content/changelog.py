@@ -12,9 +12,9 @@ import threading
 from dataclasses import dataclass
 
 from .diff import Diff, EntityChange, _from_kg, _from_release, diff_sides
-from .errors import DiffInputError
+from ..errors import DiffInputError
 from .release import MANIFEST, known_releases
-from .version import graph_version
+from ..graph.version import graph_version
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import multiprocessing
 import os
 from typing import Any, Iterable, Iterator
 
-from .config import Settings
-from .patients import UnreadableRecord
+from ..config import Settings
+from .records import UnreadableRecord
 from .validate import validate_records
 
 CHUNK = 25
@@ -27,7 +27,7 @@ _worker = None
 
 def _init(settings: Settings) -> None:
     global _worker
-    from .graph import load_graph
+    from ..graph.load import load_graph
     from .recommend import Recommender
 
     _worker = Recommender(load_graph(settings), settings)

@@ -19,9 +19,9 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from .errors import DiffInputError, MyelomaKGError, ReleaseError
-from .namespaces import PREFIXES
-from .queries import load_query
+from ..errors import DiffInputError, MyelomaKGError, ReleaseError
+from ..namespaces import PREFIXES
+from ..queries import load_query
 from .release import MANIFEST, Release
 
 _GIT_TIMEOUT_S = 30
@@ -44,14 +44,14 @@ def _store_of(triples) -> ox.Store:
 
 
 def _from_kg(kg, name: str) -> Side:
-    from .version import graph_version
+    from ..graph.version import graph_version
 
     v = graph_version(kg)
     return Side(name, v.version, v.content_hash, _store_of(kg.triples(kg.graph_names(inferred=False))))
 
 
 def _from_checkout(home: Path, settings, name: str) -> Side:
-    from .store import KnowledgeGraph
+    from ..graph.store import KnowledgeGraph
 
     with tempfile.TemporaryDirectory() as empty:  # no imported data: only the files of that checkout
         local = settings.with_overrides({"home": str(home), "store": "memory", "data_dir": empty})

@@ -1,16 +1,16 @@
-"""The read-only FHIR server behind ``/fhir``: the export built once, indexed by type and id, and
+"""What ``/fhir`` answers from: the FHIR export built once, indexed by type and id, and
 the JSON of its answers (CapabilityStatement, searchset Bundles, OperationOutcomes)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from importlib import metadata
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store import KnowledgeGraph
+from ..config import program_version
+from ..graph.store import KnowledgeGraph
 from .export import RESOURCE_ORDER, Export, build
 from .graphdata import run
 
@@ -51,13 +51,11 @@ class Served:
 
 
 def _software_version() -> dict[str, str]:
-    try:
-        return {"version": metadata.version("myeloma-kg")}
-    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
-        return {}
+    version = program_version()  # None: a checkout that is not installed
+    return {"version": version} if version else {}
 
 
-class FhirServer:
+class FhirRepository:
     """Builds each FHIR version of the export on first use and keeps it for the app's life (the
     graph is read-only while the app runs)."""
 

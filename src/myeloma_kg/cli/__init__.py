@@ -1,0 +1,5 @@
+"""The command line: ``myeloma-kg`` (``main``) and the text renderings of its answers."""
+
+from .main import main as main
+
+__all__ = ["main"]

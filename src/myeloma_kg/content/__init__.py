@@ -1,0 +1,2 @@
+"""The author's tools: content checks, releases, diffs and the changelog, the SSSOM mapping set and the
+RxNorm import."""

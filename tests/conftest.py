@@ -19,6 +19,19 @@ from myeloma_kg.queries import QueryCatalog
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# The fuzz campaign's size (tests/security/test_fuzz.py): "quick" in `make test`, "full" as a step
+# of its own in .ci/run.  Set before the test modules are imported, which read it.
+FUZZ_CAMPAIGN = {"size": "quick"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fuzz-campaign", choices=("quick", "full"), default="quick",
+                     help="how many generated requests the fuzz tests send: quick (about 1,100) or full (about 6,700)")
+
+
+def pytest_configure(config):
+    FUZZ_CAMPAIGN["size"] = config.getoption("--fuzz-campaign")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _own_folders(tmp_path_factory):

@@ -410,7 +410,8 @@ def test_federated_query_joins_the_guideline_with_rxnorm_elsewhere(rxnorm_endpoi
 
 
 def test_the_public_endpoint_still_refuses_service():
-    from myeloma_kg.sparql.service import SparqlRequestError, query_form
+    from myeloma_kg.errors import SparqlRequestError
+    from myeloma_kg.sparql.guard import check_query
 
     with pytest.raises(SparqlRequestError, match="SERVICE"):
-        query_form((ROOT / "queries" / "federated-branded-products.rq").read_text())
+        check_query((ROOT / "queries" / "federated-branded-products.rq").read_text())

@@ -51,12 +51,28 @@ class ReasonerError(MyelomaKGError):
     """The OWL reasoner could not run, or found the ontology inconsistent."""
 
 
-class SparqlRequestError(MyelomaKGError):
-    """A SPARQL request is refused; ``status`` is the HTTP status to answer with."""
+class RequestError(MyelomaKGError):
+    """An HTTP request that is refused; ``status`` is the HTTP status to answer with."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class SparqlRequestError(RequestError):
+    """A request to the SPARQL endpoint is refused (a malformed, forbidden or too costly query)."""
+
+
+class CdsRequestError(RequestError):
+    """A CDS Hooks request cannot be answered (400 malformed, 404 unknown service, 412 wrong version)."""
+
+
+class UnreadableRecord(MyelomaKGError):
+    """The input is not a patient record at all (not JSON or Turtle, or the wrong shape)."""
+
+
+class RxNormReadError(MyelomaKGError):
+    """An RxNorm release folder lacks a file or holds lines that cannot be read."""
 
 
 class ReleaseError(MyelomaKGError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rdflib import Graph, Namespace
+from rdflib import Namespace
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
 
 from ._mkg import MKG
@@ -34,6 +34,7 @@ GRAPH_ONTOLOGY = GRAPH["ontology"]
 GRAPH_GUIDELINE = GRAPH["guideline"]
 GRAPH_INFERRED = GRAPH["inferred"]
 GRAPH_IMPORTED = GRAPH["rxnorm"]  # what `myeloma-kg rxnorm import` adds
+GRAPH_META = GRAPH["meta"]  # the hash of the files the store was loaded from
 
 PREFIXES: dict[str, str] = {
     "mkg": str(MKG),
@@ -62,20 +63,6 @@ PREFIXES: dict[str, str] = {
     "prov": str(PROV),
 }
 
-# Namespaces under which the shipped graph mints its own IRIs.
-OWN_NAMESPACES = tuple(v for k, v in PREFIXES.items() if v.startswith(BASE) and k != "patient")
-
-
-def sparql_prologue() -> str:
-    """PREFIX lines for every prefix above, for queries written without their own."""
-    return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
-
-
-def bind_prefixes(graph: Graph) -> Graph:
-    """Bind every project prefix on an rdflib graph and return it."""
-    for prefix, iri in PREFIXES.items():
-        graph.bind(prefix, iri, override=True, replace=True)
-    return graph
 
 
 def compact(iri: str) -> str:

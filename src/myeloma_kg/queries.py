@@ -1,4 +1,6 @@
-"""The catalog of named queries in ``queries/*.rq``.
+"""The catalog of queries: the named queries of ``queries/*.rq`` that users run, and the queries the
+program runs itself, one folder each (``rules/``, ``patient/``, ``fhir/``, ``checks/``, ``diff/``,
+``graph/``, ``rxnorm/``).
 
 Each file starts with a ``#+`` header in YAML (grlc's idea)::
 
@@ -22,6 +24,7 @@ engine binds projected variables only); the catalog refuses a file where it does
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -217,8 +220,13 @@ def _query_form(body: str) -> str:
     return match.group(1).lower() if match else "select"
 
 
+# The folders of queries the program runs itself, by what runs them.
+PROGRAM_FOLDERS = ("rules", "patient", "fhir", "checks", "diff", "graph", "rxnorm")
+
+
 class QueryCatalog:
-    """The named queries of a folder (``queries/`` by default), by name."""
+    """The queries of a folder (``queries/`` by default): the named queries at its top, by name, and
+    the program's own queries in its subfolders, by folder and file stem."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -228,6 +236,10 @@ class QueryCatalog:
             if query.name in self._queries:
                 raise QueryHeaderError(f"{path}: the name {query.name!r} is used twice")
             self._queries[query.name] = query
+        self._program: dict[str, dict[str, NamedQuery]] = {
+            kind: {path.stem: load_query(path) for path in sorted((folder / kind).glob("*.rq"))}
+            for kind in PROGRAM_FOLDERS
+        }
 
     def __iter__(self):
         return iter(self._queries.values())
@@ -244,6 +256,17 @@ class QueryCatalog:
         except KeyError:
             raise QueryNotFound(name, self.names()) from None
 
+    def folder_queries(self, kind: str) -> list[NamedQuery]:
+        """The program's queries of one folder (``rules``, ``patient``...), in file-name order."""
+        return list(self._program[kind].values())
+
+    def program_query(self, kind: str, stem: str) -> NamedQuery:
+        """One of the program's own queries: ``queries/<kind>/<stem>.rq``."""
+        try:
+            return self._program[kind][stem]
+        except KeyError:
+            raise QueryNotFound(f"{kind}/{stem}", [f"{kind}/{s}" for s in self._program.get(kind, {})]) from None
+
     def resolve(self, name_or_file: str) -> NamedQuery:
         """A query by catalog name, or from a ``.rq`` file (with or without a header)."""
         if name_or_file in self._queries:
@@ -254,3 +277,9 @@ class QueryCatalog:
                 raise QueryNotFound(name_or_file)
             return load_query(path, complete=False)
         raise QueryNotFound(name_or_file, self.names())
+
+
+@functools.lru_cache(maxsize=8)
+def catalog_of(folder: Path) -> QueryCatalog:
+    """The catalog of a queries folder, read once per process (the files are read-only while it runs)."""
+    return QueryCatalog(Path(folder))

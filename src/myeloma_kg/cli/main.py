@@ -11,7 +11,7 @@ import click
 
 from ..config import Settings, program_version
 from ..errors import MyelomaKGError, QueryParameterError
-from ..graph.store import EXPORT_FORMATS
+from ..formats import RDF_FORMATS, TURTLE_SUFFIXES
 
 STORE_HELP = "'memory' (default, embedded), a folder (embedded, kept on disk), or a SPARQL endpoint URL."
 
@@ -148,7 +148,7 @@ def list_queries(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(sorted(EXPORT_FORMATS)), default="turtle", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(sorted(RDF_FORMATS)), default="turtle", show_default=True)
 @click.option("--inferred", is_flag=True, help="Add what the OWL reasoner infers.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of standard output.")
 @click.option("--store", default=None, help=STORE_HELP)
@@ -347,7 +347,7 @@ def _batch(items, settings: Settings, date, fmt: str, jobs: int | None) -> int:
                     text = source.read_text(encoding="utf-8")
                 except (OSError, UnicodeDecodeError) as exc:
                     text = f"\0unreadable file: {exc}"
-                yield name, text, "text/turtle" if source.suffix in (".ttl", ".turtle") else None
+                yield name, text, "text/turtle" if source.suffix in TURTLE_SUFFIXES else None
             else:
                 yield name, source, "application/json"
 

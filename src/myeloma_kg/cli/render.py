@@ -5,30 +5,23 @@ from __future__ import annotations
 import pyoxigraph as ox
 
 from ..namespaces import compact
-from ..graph.store import EXPORT_FORMATS
-
-RESULT_FORMATS = {
-    "json": ox.QueryResultsFormat.JSON,
-    "csv": ox.QueryResultsFormat.CSV,
-    "tsv": ox.QueryResultsFormat.TSV,
-    "xml": ox.QueryResultsFormat.XML,
-}
+from ..formats import RDF_FORMATS, RESULT_FORMATS
 
 
 def render(result, fmt: str = "table") -> str:
     """A query result (SELECT, ASK, CONSTRUCT or DESCRIBE) as text in the given format."""
     if isinstance(result, (ox.QueryTriples, list)):
         rdf_fmt = {"table": "turtle", "json": "jsonld"}.get(fmt, fmt)
-        if rdf_fmt not in EXPORT_FORMATS:
+        if rdf_fmt not in RDF_FORMATS:
             rdf_fmt = "turtle"
-        return ox.serialize(list(result), format=EXPORT_FORMATS[rdf_fmt][0]).decode()
+        return ox.serialize(list(result), format=RDF_FORMATS[rdf_fmt].oxigraph).decode()
     if isinstance(result, ox.QueryBoolean):
         if fmt == "table":
             return "yes" if bool(result) else "no"
-        return result.serialize(format=RESULT_FORMATS.get(fmt, ox.QueryResultsFormat.JSON)).decode()
+        return result.serialize(format=RESULT_FORMATS.get(fmt, RESULT_FORMATS["json"]).oxigraph).decode()
     if fmt == "table":
         return table(result)
-    return result.serialize(format=RESULT_FORMATS[fmt]).decode()
+    return result.serialize(format=RESULT_FORMATS[fmt].oxigraph).decode()
 
 
 def cell(term) -> str:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..errors import MyelomaKGError
+from ..errors import RxNormReadError
+from ..queries import catalog_of
 from ..graph.store import KnowledgeGraph
 
 INGREDIENT_TYPES = {"IN", "MIN", "PIN"}
@@ -27,10 +28,6 @@ PRODUCT_TYPES = {"SCD", "SBD", "SCDC", "SBDC", "SCDF", "SBDF", "BN", "MIN", "PIN
 RANK = {"IN": 0, "PIN": 0, "MIN": 1, "SCDC": 1, "SCDF": 1, "BN": 1, "SBDC": 2, "SBDF": 2, "SCD": 2, "SBD": 3}
 FOLLOWED = {"ingredient_of", "has_ingredient", "has_ingredients", "ingredients_of", "consists_of", "constitutes",
             "tradename_of", "has_tradename", "precise_ingredient_of", "has_precise_ingredient", "part_of", "has_part"}
-
-
-class RxNormReadError(MyelomaKGError):
-    exit_code = 2
 
 
 @dataclass
@@ -68,17 +65,12 @@ def _rows(path: Path, columns: int, progress: Callable[[int], None] | None) -> I
 
 def read_release(folder: Path, kg: KnowledgeGraph, progress: Callable[[int], None] | None = None) -> tuple[ImportReport, str]:
     """Check the graph's RXCUIs against the release and build the Turtle of what it adds."""
-    drugs = kg.select("""
-        SELECT ?drug ?label ?rxcui WHERE {
-          ?drug a mkg:Drug ; rdfs:label ?label .
-          OPTIONAL { ?drug mkg:rxcui ?rxcui }
-        }""")
+    catalog = catalog_of(kg.settings.queries_dir)
+    drugs = kg.select(catalog.program_query("rxnorm", "drugs").text)
     names = {}
-    for row in kg.select("SELECT ?drug ?name WHERE { ?drug a mkg:Drug . { ?drug rdfs:label ?name } UNION { ?drug skos:altLabel ?name } }"):
+    for row in kg.select(catalog.program_query("rxnorm", "drug-names").text):
         names.setdefault(row["name"].lower(), row["drug"])
-    recorded = kg.select("""
-        SELECT ?drug ?label ?code WHERE { ?drug a mkg:Drug ; rdfs:label ?label ; mkg:identifierRecord ?r .
-          ?r mkg:identifierScheme mkg:RxNorm ; mkg:code ?code ; mkg:evidenceStatus mkg:VerifiedFromSource }""")
+    recorded = kg.select(catalog.program_query("rxnorm", "verified-codes").text)
 
     report = ImportReport(release=folder.name)
     concept: dict[str, tuple[str, str]] = {}  # rxcui -> (tty, name), RxNorm-sourced, not suppressed

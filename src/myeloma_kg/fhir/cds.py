@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from ..config import program_version
-from ..errors import MyelomaKGError
+from ..errors import CdsRequestError
 from ..patients.fhir_bundle import mapping
 
 SERVICE_ID = "myeloma-kg-anti-cd38"
@@ -31,14 +31,6 @@ OVERRIDE_REASONS = [
     {"system": OVERRIDE_SYSTEM, "code": "data-incorrect", "display": "Record data are wrong or incomplete"},
     {"system": OVERRIDE_SYSTEM, "code": "clinical-judgement", "display": "Clinical judgement differs"},
 ]
-
-
-class CdsRequestError(MyelomaKGError):
-    """A CDS Hooks request that cannot be answered; ``status`` is the HTTP status (400, 404, 412)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 # -- discovery ----------------------------------------------------------------------------------

@@ -36,14 +36,14 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import pyoxigraph as ox
 
 from ..errors import QuerySyntaxError, StoreError
-from ..namespaces import GRAPH, PREFIXES
+from ..namespaces import GRAPH, GRAPH_META, PREFIXES
 
 if TYPE_CHECKING:
     from .store import KnowledgeGraph
 
 CHUNK = 2000  # triples per update request (blank-node groups are never split)
 PROJECT_GRAPHS = str(GRAPH)  # every named graph of the project has an IRI under this
-META_GRAPH_IRI = str(GRAPH["meta"])
+META_GRAPH_IRI = str(GRAPH_META)
 _XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
 
 # Strings, IRIs and comments of a query, so keywords are only looked for in the query's own code.
@@ -227,7 +227,6 @@ class RemoteStore:
             raise StoreError(f"the triple store at {client.endpoint} did not answer the {what} "
                              f"(within {self.timeout_s:g} s): {reason}") from None
         except Exception as exc:  # SPARQLWrapper raises its own classes for HTTP 4xx/5xx
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if "QueryBadFormed" in type(exc).__name__:
                 raise QuerySyntaxError(f"the triple store refused the query: {_detail(exc)}") from None
             raise StoreError(f"the triple store at {client.endpoint} failed on the {what}: {_detail(exc)}") from None

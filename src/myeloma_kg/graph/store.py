@@ -17,21 +17,13 @@ import pyoxigraph as ox
 import rdflib
 
 from ..config import Settings
+from ..formats import RDF_FORMATS
 from ..errors import OntologyLoadError, QuerySyntaxError, StoreError
-from ..namespaces import GRAPH, GRAPH_GUIDELINE, GRAPH_IMPORTED, GRAPH_INFERRED, GRAPH_ONTOLOGY, PREFIXES
+from ..namespaces import GRAPH_GUIDELINE, GRAPH_IMPORTED, GRAPH_INFERRED, GRAPH_META, GRAPH_ONTOLOGY, PREFIXES
 
-META_GRAPH = ox.NamedNode(str(GRAPH["meta"]))
+META_GRAPH = ox.NamedNode(str(GRAPH_META))
 _HASH_PREDICATE = ox.NamedNode("http://purl.org/dc/terms/identifier")
 
-EXPORT_FORMATS: dict[str, tuple[ox.RdfFormat, str, str]] = {
-    # name: (format, file extension, media type)
-    "turtle": (ox.RdfFormat.TURTLE, "ttl", "text/turtle"),
-    "nt": (ox.RdfFormat.N_TRIPLES, "nt", "application/n-triples"),
-    "jsonld": (ox.RdfFormat.JSON_LD, "jsonld", "application/ld+json"),
-    "xml": (ox.RdfFormat.RDF_XML, "rdf", "application/rdf+xml"),
-    "trig": (ox.RdfFormat.TRIG, "trig", "application/trig"),
-    "nquads": (ox.RdfFormat.N_QUADS, "nq", "application/n-quads"),
-}
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal
 
@@ -224,9 +216,9 @@ class KnowledgeGraph:
 
     def export(self, fmt: str = "turtle", inferred: bool = False) -> bytes:
         """The shipped graph (ontology + guideline, and with ``inferred`` the reasoner's triples)."""
-        if fmt not in EXPORT_FORMATS:
-            raise StoreError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
-        rdf_format = EXPORT_FORMATS[fmt][0]
+        if fmt not in RDF_FORMATS:
+            raise StoreError(f"unknown export format {fmt!r}; choose one of {', '.join(RDF_FORMATS)}")
+        rdf_format = RDF_FORMATS[fmt].oxigraph
         names = self.graph_names(inferred=inferred)
         if rdf_format in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS):
             quads = [q for n in names for q in self.store.quads_for_pattern(None, None, None, n)]

@@ -17,21 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..namespaces import BASE, GRAPH
+from ..config import shipped_home
+from ..namespaces import GRAPH_META, ONTOLOGY_IRI
+from ..queries import catalog_of
 
 HEADER = "X-Myeloma-KG-Version"  # on every answer; on a request, the version it is pinned to
-ONTOLOGY_IRI = BASE + "ontology"
-META_GRAPH_IRI = str(GRAPH["meta"])  # where the store records the hash of the files it was loaded from
+META_GRAPH_IRI = str(GRAPH_META)  # where the store records the hash of the files it was loaded from
 
-_QUERY = f"""
-PREFIX owl: <http://www.w3.org/2002/07/owl#>
-PREFIX dcterms: <http://purl.org/dc/terms/>
-SELECT ?version ?iri ?hash WHERE {{
-  <{ONTOLOGY_IRI}> owl:versionInfo ?version .
-  OPTIONAL {{ <{ONTOLOGY_IRI}> owl:versionIRI ?iri }}
-  OPTIONAL {{ GRAPH <{META_GRAPH_IRI}> {{ ?meta dcterms:identifier ?hash }} }}
-}} LIMIT 1
-"""
 
 
 @dataclass(frozen=True)
@@ -75,11 +67,17 @@ class GraphVersion:
         return out
 
 
+def _query() -> str:
+    """``queries/graph/version.rq`` of the shipped files: the version is read the same way whatever
+    queries folder a user's settings name."""
+    return catalog_of(shipped_home() / "queries").program_query("graph", "version").text
+
+
 def graph_version(kg) -> GraphVersion:
     """The version of the graph ``kg`` holds (embedded or a remote store's copy); read once, then kept."""
     known = getattr(kg, "_graph_version", None)
     if known is None:
-        found = _from_rows(kg.select(_QUERY), kg.digest)
+        found = _from_rows(kg.select(_query()), kg.digest)
         settings = getattr(kg, "settings", None)
         if settings is not None:
             found = GraphVersion(found.version, found.version_iri, found.content_hash,
@@ -110,7 +108,7 @@ def remote_version(remote) -> GraphVersion:
     from .store import to_python
 
     rows = [{name: to_python(solution[name]) for name in ("version", "iri", "hash")}
-            for solution in remote.query(_QUERY, None, named_graphs=[META_GRAPH_IRI])]
+            for solution in remote.query(_query(), None, named_graphs=[META_GRAPH_IRI])]
     return _from_rows(rows, "")
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from ..formats import TURTLE_MEDIA_TYPES, TURTLE_SUFFIXES
 from . import fhir_bundle, records
 from .records import PatientRecord, UnreadableRecord, Vocabulary
 
@@ -16,7 +17,7 @@ def read_text(text: str, vocabulary: Vocabulary, *, content_type: str | None = N
     """Parse one record; raises ``UnreadableRecord`` when the text is not a record at all."""
     stripped = text.lstrip()
     kind = (content_type or "").split(";")[0].strip().lower()
-    if kind in ("text/turtle", "application/x-turtle") or (not kind and not stripped.startswith(("{", "["))):
+    if kind in TURTLE_MEDIA_TYPES or (not kind and not stripped.startswith(("{", "["))):
         return records.from_turtle(text, as_of)
     try:
         data = json.loads(text)
@@ -39,7 +40,7 @@ def read_file(path: Path, vocabulary: Vocabulary, as_of: dt.date | None = None) 
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UnreadableRecord(f"{path}: cannot be read ({exc})") from None
-    content_type = "text/turtle" if path.suffix in (".ttl", ".turtle") else None
+    content_type = "text/turtle" if path.suffix in TURTLE_SUFFIXES else None
     try:
         return read_text(text, vocabulary, content_type=content_type, as_of=as_of)
     except UnreadableRecord as exc:

@@ -25,7 +25,7 @@ from ..errors import QuerySyntaxError
 from ..namespaces import PREFIXES
 from .read import read_text
 from .records import PatientRecord, Vocabulary
-from ..queries import load_query
+from ..queries import catalog_of
 from ..graph.store import KnowledgeGraph, to_python
 from .validate import ValidationReport, load_patient_shapes, validate_record
 from ..graph.version import graph_version
@@ -58,11 +58,12 @@ class Recommender:
         self.settings = settings or kg.settings
         self.graph_version = graph_version(kg)
         folder = self.settings.queries_dir
-        self.rules = [load_query(p) for p in sorted((folder / "rules").glob("*.rq"))]
+        catalog = catalog_of(folder)
+        self.rules = catalog.folder_queries("rules")
         self.repeated = [r for r in self.rules if r.extra.get("repeat")]
         # only a repeated rule can be skipped (every rule runs in the first round)
         self.reads = {r.path: RuleReads.of(r.text) for r in self.repeated}
-        self.q = {p.stem: load_query(p).text for p in sorted((folder / "patient").glob("*.rq"))}
+        self.q = {q.path.stem: q.text for q in catalog.folder_queries("patient")}
         self.vocabulary = Vocabulary.from_rows(kg.select(self.q["vocabulary"]))
         self.shapes = load_patient_shapes(self.settings.shapes_dir)
         self.regimens = {r["regimen"]: r for r in kg.select(self.q["regimens"])}

@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote
 
@@ -21,7 +20,7 @@ import pyoxigraph as ox
 
 from .._mkg import MKG
 from ..config import context_file
-from ..errors import MyelomaKGError
+from ..errors import UnreadableRecord
 from ..namespaces import DRUG, PATIENT, PREFIXES
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -29,12 +28,6 @@ RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
 XSD = "http://www.w3.org/2001/XMLSchema#"
 CONTEXT_FILE = context_file()
 CONTEXT_URL = "https://w3id.org/myeloma-kg/context.jsonld"
-
-
-class UnreadableRecord(MyelomaKGError):
-    """The input is not a patient record at all (not JSON or Turtle, or the wrong shape)."""
-
-    exit_code = 2
 
 
 def m(name: str) -> ox.NamedNode:

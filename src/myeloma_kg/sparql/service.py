@@ -36,21 +36,12 @@ from dataclasses import dataclass
 import pyoxigraph as ox
 
 from ..errors import MyelomaKGError, SparqlRequestError
+from ..formats import RESULT_FORMATS, TRIPLE_FORMATS
 from ..namespaces import PREFIXES
 from .guard import check_query
 
-RESULT_TYPES = {
-    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
-    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
-    "text/csv": ox.QueryResultsFormat.CSV,
-    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
-}
-GRAPH_TYPES = {
-    "text/turtle": ox.RdfFormat.TURTLE,
-    "application/ld+json": ox.RdfFormat.JSON_LD,
-    "application/rdf+xml": ox.RdfFormat.RDF_XML,
-    "application/n-triples": ox.RdfFormat.N_TRIPLES,
-}
+RESULT_TYPES = {f.media_type: f.oxigraph for f in RESULT_FORMATS.values()}  # SELECT and ASK answers
+GRAPH_TYPES = {f.media_type: f.oxigraph for f in TRIPLE_FORMATS.values()}  # CONSTRUCT and DESCRIBE answers
 FAST_MEMORY = 2048  # query texts remembered as fast
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -63,10 +54,6 @@ class Limits:
     short_s: float = 0.25  # a query still running after this long counts as long
     fast_s: float = 0.01  # a query a worker evaluated within this may run in the server next time
 
-
-def query_form(text: str) -> str:
-    """SELECT, ASK, CONSTRUCT or DESCRIBE; raises ``SparqlRequestError`` for what is refused."""
-    return check_query(text).form
 
 
 # -- worker side ---------------------------------------------------------------------------

@@ -10,16 +10,14 @@ from ..namespaces import BASE, compact
 from .common import catalog as _catalog
 from .common import named_rows as _named
 from .common import read_record
-from ..graph.store import EXPORT_FORMATS
+from ..formats import BY_EXTENSION, BY_MEDIA_TYPE, RDF_FORMATS, TRIPLE_FORMATS
 
 WEB = web_dir()  # the shipped templates and static files (see config.shipped_home)
 pages = Blueprint("pages", __name__, template_folder=str(WEB / "templates"))
 
 KINDS = ("drug", "regimen", "trial", "recommendation", "risk", "outcome", "criterion", "caution", "action",
          "schedule", "publication", "guideline", "identifier", "grading")
-EXTENSIONS = {"ttl": "text/turtle", "jsonld": "application/ld+json", "rdf": "application/rdf+xml",
-              "nt": "application/n-triples"}
-BY_MEDIA = {media: name for name, (_, _, media) in EXPORT_FORMATS.items()}
+EXTENSIONS = {f.extension: f.media_type for f in TRIPLE_FORMATS.values()}  # one resource, or the ontology
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 
 
@@ -61,7 +59,7 @@ def resource(kind: str, local: str):
     else:
         media = request.accept_mimetypes.best_match(["text/html"] + list(EXTENSIONS.values()), default="text/html")
     if media != "text/html":
-        fmt = EXPORT_FORMATS[BY_MEDIA[media]][0]
+        fmt = BY_MEDIA_TYPE[media].oxigraph
         return Response(ox.serialize(triples, format=fmt), mimetype=media)
     return _html(iri, triples, f"/{kind}/{local}")
 
@@ -149,8 +147,8 @@ def home():
                            by_topic=list(by_topic.items()))
 
 
-DOWNLOADS = [("Turtle", "ttl"), ("N-Triples", "nt"), ("JSON-LD", "jsonld"), ("RDF/XML", "rdf"), ("TriG (named graphs)", "trig")]
-DOWNLOAD_FORMATS = {"ttl": "turtle", "nt": "nt", "jsonld": "jsonld", "rdf": "xml", "trig": "trig"}
+DOWNLOAD_FORMATS = {RDF_FORMATS[name].extension: RDF_FORMATS[name] for name in ("turtle", "nt", "jsonld", "xml", "trig")}
+DOWNLOADS = [(f.label, ext) for ext, f in DOWNLOAD_FORMATS.items()]
 
 
 @pages.get("/search")
@@ -172,12 +170,12 @@ def search():
 def download(ext: str):
     if ext not in DOWNLOAD_FORMATS:
         abort(404)
-    name = DOWNLOAD_FORMATS[ext]
+    name = DOWNLOAD_FORMATS[ext].name
     data = current_app.extensions["kg"].export(name, inferred=True)
     version = current_app.extensions["graph_version"]
     if ext in ("ttl", "nt", "trig"):  # formats with comments say the version on their first line
         data = f"# myeloma-kg graph version {version.version}, content {version.content_hash}\n".encode() + data
-    response = Response(data, mimetype=EXPORT_FORMATS[name][2])
+    response = Response(data, mimetype=DOWNLOAD_FORMATS[ext].media_type)
     response.headers["Content-Disposition"] = f"attachment; filename=myeloma-kg-{version.version}.{ext}"
     return response
 
@@ -294,7 +292,7 @@ def ontology_file(ext: str):
         abort(404)
     kg = current_app.extensions["kg"]
     triples = list(kg.triples([kg.graph_names(inferred=False)[0]]))
-    fmt = EXPORT_FORMATS[BY_MEDIA[EXTENSIONS[ext]]][0]
+    fmt = BY_EXTENSION[ext].oxigraph
     from ..namespaces import PREFIXES
 
     data = ox.serialize(triples, format=fmt, prefixes=None if ext == "nt" else PREFIXES)

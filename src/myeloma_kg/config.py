@@ -112,6 +112,10 @@ class Settings:
     data_dir: Path | None = None  # imported data (RxNorm); default the user data folder
     releases_dir: Path | None = None  # release folders (one per version); default <data folder>/releases
     cds_fhir_server: str | None = None  # the one FHIR server the CDS Hooks service may fetch from; none by default
+    update_url: str | None = None  # a remote store's SPARQL Update endpoint, when it is not the query endpoint
+    store_user: str | None = None  # credentials for that endpoint (HTTP Basic, or Digest when the store asks)
+    store_password: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)  # signs the web app's session cookie; random when unset
 
     @property
     def ontology_dir(self) -> Path:

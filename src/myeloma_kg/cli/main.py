@@ -86,7 +86,7 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
                 from ..graph.remote import open_remote
 
                 # the dataset (the project's graphs on that store) goes with the query
-                remote = open_remote(settings.store, settings.query_timeout_s)
+                remote = open_remote(settings.store, settings.query_timeout_s, settings)
                 version = _pinned(remote_version(remote), pin)
                 click.echo(render(remote.query(named.text, named.bind(values)), fmt))
                 _say_version(version)
@@ -482,7 +482,7 @@ def load(ctx: click.Context, store: str) -> None:
     settings = _settings(ctx)
     try:
         kg = _load(settings.with_overrides({"store": "memory"}))
-        remote = open_remote(store, max(30.0, settings.query_timeout_s))
+        remote = open_remote(store, max(30.0, settings.query_timeout_s), settings)
         sent: dict[str, int] = {}
         held: dict[str, int] = {}
         for graph in kg.graph_names(inferred=True) + [META_GRAPH]:  # meta: the content hash, for the version

@@ -390,17 +390,10 @@ def _hint(status: int, message: str) -> str:
     return ""
 
 
-def store_credentials(environ: Mapping[str, str]) -> tuple[str, str] | None:
-    user = environ.get("MYELOMA_KG_STORE_USER")
-    return (user, environ.get("MYELOMA_KG_STORE_PASSWORD", "")) if user else None
-
-
-def open_remote(url: str, timeout_s: float, environ: Mapping[str, str] | None = None) -> RemoteStore:
-    """A RemoteStore with the update endpoint and credentials of the environment."""
-    import os
-
-    env = os.environ if environ is None else environ
-    return RemoteStore(url, env.get("MYELOMA_KG_UPDATE_URL"), timeout_s, credentials=store_credentials(env))
+def open_remote(url: str, timeout_s: float, settings) -> RemoteStore:
+    """A RemoteStore with the update endpoint and credentials the settings name."""
+    credentials = (settings.store_user, settings.store_password or "") if settings.store_user else None
+    return RemoteStore(url, settings.update_url, timeout_s, credentials=credentials)
 
 
 def pull_graph(settings) -> "KnowledgeGraph":
@@ -412,7 +405,7 @@ def pull_graph(settings) -> "KnowledgeGraph":
     """
     from .store import KnowledgeGraph
 
-    remote = open_remote(settings.store, max(30.0, settings.query_timeout_s))
+    remote = open_remote(settings.store, max(30.0, settings.query_timeout_s), settings)
     own = remote.graphs()
     if not own:
         raise StoreError(f"the triple store at {settings.store} holds none of the graph's named graphs; "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from flask import Flask, jsonify, request
@@ -14,9 +13,13 @@ from ..errors import MyelomaKGError
 from ..graph.load import load_graph
 from ..patients.recommend import Recommender
 from ..sparql.service import Limits, SparqlService
-from .sparql import RepeatedQueries, security_headers
+from .headers import SECURITY_HEADERS, answer_headers
+from .sparql import RepeatedQueries
 from ..graph.store import KnowledgeGraph
 from ..graph.version import HEADER as VERSION_HEADER, graph_version
+
+
+SECURITY_NAMES = {name for name, _ in SECURITY_HEADERS}
 
 
 def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = None, *,
@@ -26,7 +29,7 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["SETTINGS"] = settings
-    app.config["SECRET_KEY"] = os.environ.get("MYELOMA_KG_SECRET_KEY") or secrets.token_hex(32)
+    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.extensions["kg"] = kg
@@ -65,14 +68,12 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
 
     @app.after_request
     def headers(response):
-        for name, value in security_headers(request.path):
-            response.headers.setdefault(name, value)
-        response.headers[VERSION_HEADER] = version.label()  # every answer says which graph gave it
-        if "Access-Control-Allow-Origin" in response.headers:  # a cross-origin client may read it and pin with it
-            response.headers["Access-Control-Expose-Headers"] = VERSION_HEADER
-            allowed = response.headers.get("Access-Control-Allow-Headers")
-            if allowed and VERSION_HEADER not in allowed:
-                response.headers["Access-Control-Allow-Headers"] = f"{allowed}, {VERSION_HEADER}"
+        # every answer says which graph gave it; cross-origin routes may be read from other pages
+        for name, value in answer_headers(request.path, version.label(), preflight=request.method == "OPTIONS"):
+            if name in SECURITY_NAMES:
+                response.headers.setdefault(name, value)  # a page may set a stricter or wider policy of its own
+            else:
+                response.headers[name] = value
         return response
 
     @app.context_processor

@@ -26,15 +26,6 @@ cds = Blueprint("cds", __name__)
 
 _feedback = Counter()  # (outcome, override reason) -> count; no patient data is kept
 _feedback_lock = threading.Lock()
-CORS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
-        ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
-
-
-@cds.after_request
-def cors(response):
-    for name, value in CORS:  # CDS clients in a browser (EHR sandboxes) call across origins
-        response.headers[name] = value
-    return response
 
 
 @cds.errorhandler(CdsRequestError)
@@ -45,7 +36,7 @@ def refused(error: CdsRequestError):
 @cds.route("/cds-services", methods=["OPTIONS"])
 @cds.route("/cds-services/<service_id>", methods=["OPTIONS"])
 @cds.route("/cds-services/<service_id>/feedback", methods=["OPTIONS"])
-def preflight(service_id: str | None = None):
+def preflight(service_id: str | None = None):  # the app adds the CORS headers a preflight asks for
     return "", 204
 
 

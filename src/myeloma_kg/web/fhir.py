@@ -30,9 +30,7 @@ def _answer(body: bytes | dict, status: int = 200, version: str | None = None) -
     """FHIR JSON; with ``version``, the media type names it (``fhirVersion=5.0`` or ``4.0``)."""
     data = body if isinstance(body, bytes) else dumps(body)
     parameter = f"; fhirVersion={FHIR_RELEASES[version][:3]}" if version else ""
-    response = Response(data, status=status, content_type=f"{MEDIA_TYPE}; charset=utf-8{parameter}")
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return Response(data, status=status, content_type=f"{MEDIA_TYPE}; charset=utf-8{parameter}")
 
 
 def _problem(status: int, code: str, text: str) -> Response:

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, request
 
 from ..errors import SparqlRequestError
 from ..sparql.service import GRAPH_TYPES, RESULT_TYPES
-from ..graph.version import HEADER as VERSION_HEADER
+from .headers import answer_headers
 
 sparql = Blueprint("sparql", __name__)
 
@@ -33,24 +33,10 @@ def _negotiate(form: str) -> str:
     return best
 
 
-SECURITY_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "same-origin"),
-    ("X-Frame-Options", "DENY"),
-    ("Content-Security-Policy", "default-src 'self'; object-src 'none'; frame-ancestors 'none'"),
-)
 SIMPLE_ACCEPT = {  # Accept headers the middleware answers, by kind of query
     "rows": {"": RESULT_DEFAULT, "*/*": RESULT_DEFAULT, **{t: t for t in RESULT_TYPES}},
     "graph": {"": GRAPH_DEFAULT, "*/*": GRAPH_DEFAULT, **{t: t for t in GRAPH_TYPES}},
 }
-
-
-def security_headers(path: str) -> list[tuple[str, str]]:
-    """The headers every answer carries; the API's and the endpoint's may be read cross-origin."""
-    found = list(SECURITY_HEADERS)
-    if path.startswith(("/sparql", "/api/")) or path == "/context.jsonld":
-        found.append(("Access-Control-Allow-Origin", "*"))
-    return found
 
 
 class RepeatedQueries:
@@ -64,9 +50,7 @@ class RepeatedQueries:
 
     def __init__(self, app, service, version_label: str = "") -> None:
         self.app, self.service = app, service
-        self.version = [(VERSION_HEADER, version_label)] if version_label else []
-        if self.version and any(name == "Access-Control-Allow-Origin" for name, _ in security_headers("/sparql")):
-            self.version.append(("Access-Control-Expose-Headers", VERSION_HEADER))  # as the app adds it
+        self.headers = answer_headers("/sparql", version_label)  # the ones the app adds to its answers
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == "/sparql" and environ.get("REQUEST_METHOD") == "GET":
@@ -74,7 +58,7 @@ class RepeatedQueries:
             if answer is not None:
                 media, body = answer
                 start_response("200 OK", [("Content-Type", _content_type(media)), ("Content-Length", str(len(body))),
-                                          *security_headers("/sparql"), *self.version])
+                                          *self.headers])
                 return [body]
         return self.app(environ, start_response)
 
@@ -122,11 +106,8 @@ def _error(status: int, message: str) -> Response:
 
 @sparql.route("/sparql", methods=["GET", "POST", "OPTIONS"])
 def endpoint():
-    if request.method == "OPTIONS":
-        response = Response(status=204)
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
-        return response
+    if request.method == "OPTIONS":  # a CORS preflight: the app adds the headers it asks for
+        return Response(status=204)
     content_type = (request.mimetype or "").lower()
     if request.method == "POST" and content_type == "application/sparql-update" or "update" in request.values:
         return _error(400, "this endpoint is read-only: SPARQL Update is not accepted")

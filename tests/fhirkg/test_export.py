@@ -14,6 +14,7 @@ from myeloma_kg.errors import MyelomaKGError
 from myeloma_kg.fhir.export import build
 from myeloma_kg.fhir.ids import ID_RULE, NCIT, RXNORM, fhir_id, local_name
 from myeloma_kg.fhir.conformance import bundle_problems, model_class, problems, project_problems
+from myeloma_kg.namespaces import ONTOLOGY_IRI
 
 HR = "http://terminology.hl7.org/CodeSystem/statistic-type"
 
@@ -181,7 +182,7 @@ def test_a_plan_definition_holds_its_recommendation(kg, r5):
     derived = {r["resource"] for r in r3["relatedArtifact"] if r["type"] == "derived-from"}
     assert derived == graph("prov:wasDerivedFrom")
     assert {"type": "justification", "resourceReference": {"reference": "ArtifactAssessment/R3-rating"},
-            "display": "strength, direction and reconstruction confidence of this recommendation"} in r3["relatedArtifact"]
+            "display": "grading and reconstruction confidence of this recommendation"} in r3["relatedArtifact"]
 
 
 def test_supportive_care_actions_are_the_graphs(kg, r5):
@@ -205,14 +206,27 @@ def test_reconstructed_recommendations_are_marked(kg, r5):
             assert "reconstructed" in plan["usage"]
 
 
-def test_ratings_hold_strength_and_direction(kg, r5):
-    strengths = {local_name(r["x"]): local_name(r["s"]) for r in
-                 kg.select("SELECT ?x ?s WHERE { ?x a mkg:Recommendation ; mkg:strength ?s }")}
-    for rid, strength in strengths.items():
+GRADE_TYPES = {"strength of recommendation": "mkg:strength", "direction of recommendation": "mkg:direction",
+               "certainty of the body of evidence": "mkg:evidenceCertainty"}
+
+
+def _ratings(assessment):
+    """The grade ratings of an ArtifactAssessment, by their type, as lists of (system, code)."""
+    return {part["type"]["text"]: [(c["system"], c["code"]) for c in part["classifier"][0]["coding"]]
+            for part in assessment["content"] if part.get("type", {}).get("text") in GRADE_TYPES}
+
+
+def test_ratings_hold_the_grades_the_graph_states_and_no_others(kg, r5):
+    """A rating per grade the graph states, with its concept; none for a grade it does not state.
+    The shipped drafts are all "not graded" (no HL7 code) and have no direction or certainty."""
+    for rid in _ids(kg, "SELECT ?x WHERE { ?x a mkg:Recommendation }"):
         rating = _by_id(r5, "ArtifactAssessment")[f"{rid}-rating"]
         assert rating["artifactCanonical"].startswith(f"https://w3id.org/myeloma-kg/recommendation/{rid}|")
-        codes = [c["code"] for part in rating["content"] for cl in part.get("classifier", []) for c in cl.get("coding", [])]
-        assert strength in codes and "for" in codes
+        ratings = _ratings(rating)
+        for kind, prop in GRADE_TYPES.items():
+            stated = {local_name(r["g"]) for r in kg.select(f"SELECT ?g WHERE {{ rec:{rid} {prop} ?g }}")}
+            assert {code for system, code in ratings.get(kind, []) if system == ONTOLOGY_IRI} == stated, (rid, kind)
+        assert ratings == {"strength of recommendation": [(ONTOLOGY_IRI, "NotGraded")]}
 
 
 def test_rxnorm_codes_only_where_verified(kg, r5):
@@ -249,13 +263,19 @@ def test_dosing_has_one_dosage_per_phase(kg, r5):
     assert dara[0]["doseAndRate"][0]["doseQuantity"] == {"value": 16, "unit": "mg/kg"}
 
 
-def test_r4_actions_carry_the_cpg_rating_extensions(r4):
-    wanted = {"http://hl7.org/fhir/StructureDefinition/cqf-strengthOfRecommendation",
-              "http://hl7.org/fhir/uv/cpg/StructureDefinition/cpg-directionOfRecommendation",
-              "http://hl7.org/fhir/StructureDefinition/cqf-qualityOfEvidence"}
+STRENGTH_EXT = "http://hl7.org/fhir/StructureDefinition/cqf-strengthOfRecommendation"
+DIRECTION_EXT = "http://hl7.org/fhir/uv/cpg/StructureDefinition/cpg-directionOfRecommendation"
+QUALITY_EXT = "http://hl7.org/fhir/StructureDefinition/cqf-qualityOfEvidence"
+
+
+def test_r4_actions_carry_only_the_grades_the_graph_states(r4):
+    """The shipped drafts state a strength ("not graded") and neither a direction nor a certainty
+    of evidence, so their actions carry the strength extension only."""
     for plan in r4.resources("PlanDefinition"):
         for action in plan["action"]:
-            assert wanted <= {e["url"] for e in action["extension"]}
+            assert [e["url"] for e in action["extension"]] == [STRENGTH_EXT]
+            assert action["extension"][0]["valueCodeableConcept"] == {
+                "coding": [{"system": ONTOLOGY_IRI, "code": "NotGraded", "display": "not graded"}]}
         assert not any("resourceReference" in r for r in plan["relatedArtifact"])
 
 
@@ -314,30 +334,75 @@ def test_every_link_inside_the_bundle_resolves(r5, r4):
             assert item["artifactCanonical"].split("|")[0] in {r["url"] for r in r5.resources("PlanDefinition")}
 
 
-def test_the_export_is_stable(kg, settings, r5):
+def test_the_export_is_stable(kg, settings, r5, r4):
     """The same graph gives the same Bundle, byte for byte (ids, order, no timestamps)."""
-    again = build(kg, settings.queries_dir, "R5")
-    for first, second in zip(r5.bundle["entry"], again.bundle["entry"]):
-        assert json.dumps(first) == json.dumps(second), first["fullUrl"]
-    assert json.dumps(again.bundle) == json.dumps(r5.bundle)
+    for before in (r5, r4):
+        again = build(kg, settings.queries_dir, before.fhir_version)
+        for first, second in zip(before.bundle["entry"], again.bundle["entry"]):
+            assert json.dumps(first) == json.dumps(second), first["fullUrl"]
+        assert json.dumps(again.bundle) == json.dumps(before.bundle)
+
+
+@pytest.fixture(scope="module")
+def approved_kg(settings, tmp_path_factory):
+    """The shipped graph with the grading fixture: one verified recommendation, graded and approved."""
+    from myeloma_kg import load_graph
+
+    fixture = tmp_path_factory.mktemp("grading") / "approved.ttl"  # with the identifier a PlanDefinition is named by
+    fixture.write_text((Path(__file__).resolve().parents[1] / "fixtures" / "grading" / "valid-approved.ttl").read_text()
+                       + '\nrec:TEST-approved mkg:identifier "TEST-approved" .\n')
+    return load_graph(settings, reason=False, extra=[fixture])
+
+
+APPROVED = fhir_id("https://w3id.org/myeloma-kg/recommendation/TEST-approved")
 
 
 @pytest.mark.parametrize("version", ["R5", "R4"])
-def test_review_and_approval_reach_the_plan_definition(settings, version, tmp_path):
+def test_review_and_approval_reach_the_plan_definition(settings, approved_kg, version):
     """An approved, verified recommendation (the grading fixture) is "active" with its approval and
     review dates and its reviewers; the shipped drafts carry none of these."""
-    from myeloma_kg import load_graph
-
-    fixture = tmp_path / "approved.ttl"  # the fixture, with the identifier a PlanDefinition is named by
-    fixture.write_text((Path(__file__).resolve().parents[1] / "fixtures" / "grading" / "valid-approved.ttl").read_text()
-                       + '\nrec:TEST-approved mkg:identifier "TEST-approved" .\n')
-    export = build(load_graph(settings, reason=False, extra=[fixture]), settings.queries_dir, version)
+    export = build(approved_kg, settings.queries_dir, version)
     assert bundle_problems(export.bundle, version) == [] and project_problems(export.bundle) == []
     plans = _by_id(export, "PlanDefinition")
-    approved = plans[fhir_id("https://w3id.org/myeloma-kg/recommendation/TEST-approved")]
+    approved = plans[APPROVED]
     assert approved["status"] == "active" and approved["experimental"] is False
     assert approved["approvalDate"] == "2026-12-02" and approved["lastReviewDate"] == "2026-12-02"
     assert approved["reviewer"] == [{"name": "Test approver (fixture)"}]
     for rid, plan in plans.items():
         if plan is not approved:
             assert plan["status"] == "draft" and not {"approvalDate", "lastReviewDate", "reviewer"} & set(plan)
+
+
+def test_a_graded_recommendation_exports_the_graphs_grades_and_codes(settings, approved_kg):
+    """The fixture's grades (weak, for, low certainty) reach the R5 rating and the R4 extensions,
+    each with the graph's concept and the HL7 code the graph maps it to."""
+    strength = [(ONTOLOGY_IRI, "WeakRecommendation"), ("http://terminology.hl7.org/CodeSystem/recommendation-strength", "weak")]
+    direction = [(ONTOLOGY_IRI, "RecommendationFor"), ("http://hl7.org/fhir/uv/cpg/CodeSystem/cpg-recommendation-direction-cs", "for")]
+    certainty = [(ONTOLOGY_IRI, "LowCertainty"), ("http://terminology.hl7.org/CodeSystem/certainty-rating", "low")]
+    r5 = build(approved_kg, settings.queries_dir, "R5")
+    assert _ratings(_by_id(r5, "ArtifactAssessment")[f"{APPROVED}-rating"]) == {
+        "strength of recommendation": strength, "direction of recommendation": direction,
+        "certainty of the body of evidence": certainty}
+    assert "Direction: for. Certainty of the evidence: low certainty." in _by_id(r5, "PlanDefinition")[APPROVED]["usage"]
+    r4 = build(approved_kg, settings.queries_dir, "R4")
+    for action in _by_id(r4, "PlanDefinition")[APPROVED]["action"]:
+        extensions = {e["url"]: [(c["system"], c["code"]) for c in e["valueCodeableConcept"]["coding"]]
+                      for e in action["extension"]}
+        assert extensions == {STRENGTH_EXT: strength, DIRECTION_EXT: direction, QUALITY_EXT: certainty}
+
+
+def test_the_fhir_modules_take_project_iris_from_namespaces():
+    """No module of the FHIR wing spells out one of the project's IRIs; they come from namespaces.py."""
+    import ast
+
+    import myeloma_kg.fhir as package
+    from myeloma_kg.namespaces import BASE
+
+    for path in sorted(Path(package.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+                      and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                assert BASE not in node.value, f"{path.name}:{node.lineno}: {node.value!r}"

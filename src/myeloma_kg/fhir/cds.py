@@ -16,6 +16,7 @@ from typing import Any
 
 from ..config import program_version
 from ..errors import CdsRequestError
+from ..namespaces import BASE, ONTOLOGY_IRI
 from ..patients.fhir_bundle import mapping
 
 SERVICE_ID = "myeloma-kg-anti-cd38"
@@ -23,9 +24,8 @@ HOOK = "patient-view"
 SUMMARY_MAX = 140
 VERSION = program_version() or "(version unknown)"  # None: a source tree that was never installed
 SOURCE_LABEL = f"myeloma-kg {VERSION}: Pan-Pacific MM WG 2025 anti-CD38 consensus (reconstructed)"
-ONTOLOGY = "https://w3id.org/myeloma-kg/ontology"
 GRAPH_VERSION_EXTENSION = "org.w3id.myeloma-kg.graphVersion"  # card extension key (reverse-domain, as CDS Hooks asks)
-OVERRIDE_SYSTEM = "https://w3id.org/myeloma-kg/fhir/CodeSystem/override-reason"
+OVERRIDE_SYSTEM = BASE + "fhir/CodeSystem/override-reason"
 OVERRIDE_REASONS = [
     {"system": OVERRIDE_SYSTEM, "code": "patient-preference", "display": "Patient preference"},
     {"system": OVERRIDE_SYSTEM, "code": "data-incorrect", "display": "Record data are wrong or incomplete"},
@@ -221,7 +221,7 @@ def _cards(outcome, instance: str, base_url: str) -> list[dict[str, Any]]:
             "indicator": "info",
             "detail": detail,
             "source": {"label": SOURCE_LABEL, "url": f"{base}/recommendation/{notation}",
-                       "topic": {"system": ONTOLOGY, "code": notation, "display": f"recommendation {notation}"}},
+                       "topic": {"system": ONTOLOGY_IRI, "code": notation, "display": f"recommendation {notation}"}},
             "overrideReasons": OVERRIDE_REASONS,
             "links": [{"label": f"{i['label']}: regimen, dosing and trials", "url": f"{base}/regimen/{_local(i['regimen'])}",
                        "type": "absolute"} for i in items],

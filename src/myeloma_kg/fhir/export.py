@@ -8,18 +8,21 @@ FHIR R5 (the default) gives, in this order:
   supportive-care actions and its cautions; evidence links as ``relatedArtifact``;
 - an ActivityDefinition per regimen a recommendation names, with its drugs as the ingredients of
   a contained Medication (RxNorm and NCIt codes only where verified) and its dosing;
-- an ArtifactAssessment per recommendation (strength, direction and reconstruction confidence);
+- an ArtifactAssessment per recommendation: the grades the graph states (strength, direction,
+  certainty of the body of evidence, with the HL7 codes it maps them to) and the reconstruction
+  confidence; a grade the graph does not state is left out, never filled in;
 - an Evidence per reported outcome with a figure (hazard or risk ratio with its interval, the
   arms' values, the population or subgroup);
 - a Citation per publication.
 
 R4 (``fhir_version="R4"``, checked with ``fhir.resources.R4B``) gives the PlanDefinitions with the
-CPG action extensions for strength, direction and quality of evidence, and the ActivityDefinitions
-they point at (see ``r4.py``).
+CPG action extensions for the same grades (strength, direction, quality of evidence), and the
+ActivityDefinitions they point at (see ``r4.py``).
 
-Reconstructed content is marked three ways: ``status = draft`` with ``experimental = true``, a
-``meta.tag`` with the graph's evidence status (system ``https://w3id.org/myeloma-kg/ontology``,
-code ``reconstructed``), and the status's definition in ``usage``.
+Reconstructed content is marked three ways: ``status = draft`` with ``experimental = true`` (both
+given by ``fhir-recommendations``, from the evidence status and the review state), a ``meta.tag``
+with the graph's evidence status (system: the ontology's IRI, code ``reconstructed``), and the
+status's definition in ``usage``.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from typing import Any, Iterable
 
 from ..errors import MyelomaKGError
 from ..graph.store import KnowledgeGraph
-from . import graphdata
-from .graphdata import GraphData, distinct
-from .ids import CPG, DIRECTION, STRENGTH, FHIR_BASE, MKG_SYSTEM, NCIT, RXNORM, URI, concept, fhir_id, fhir_name, local_name
 from ..graph.version import graph_version
+from ..namespaces import BASE, MKG, ONTOLOGY_IRI
+from . import graphdata
+from .graphdata import distinct
+from .ids import CPG, FHIR_BASE, NCIT, RXNORM, URI, concept, fhir_id, fhir_name, grade_codings, local_name
 
 FHIR_VERSIONS = ("R5", "R4")
 PLAN_TYPE = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
@@ -62,7 +66,7 @@ class Export:
         return out
 
 
-CONTENT_HASH_SYSTEM = "https://w3id.org/myeloma-kg/content-hash"
+CONTENT_HASH_SYSTEM = BASE + "content-hash"
 
 
 def build(kg: KnowledgeGraph, queries_dir, fhir_version: str = "R5") -> Export:
@@ -94,7 +98,7 @@ def build(kg: KnowledgeGraph, queries_dir, fhir_version: str = "R5") -> Export:
     bundle = {
         "resourceType": "Bundle",
         "id": fhir_id(f"myeloma-kg-{version}-{fhir_version}"),
-        "meta": {"tag": [{"system": MKG_SYSTEM, "code": "fhir-" + fhir_version,
+        "meta": {"tag": [{"system": ONTOLOGY_IRI, "code": "fhir-" + fhir_version,
                           "display": f"myeloma-kg {version} as FHIR {fhir_version}"}]
                  + ([{"system": CONTENT_HASH_SYSTEM, "code": content_hash,
                       "display": "SHA-256 of the graph's content files"}] if content_hash else [])},
@@ -115,7 +119,7 @@ def _tag(notation: str | None, label: str | None = None) -> dict[str, Any]:
     """``meta`` with the graph's evidence status of the resource as a tag."""
     if not notation:
         return {}
-    return {"meta": {"tag": [{"system": MKG_SYSTEM, "code": notation, "display": label or notation}]}}
+    return {"meta": {"tag": [{"system": ONTOLOGY_IRI, "code": notation, "display": label or notation}]}}
 
 
 def _clean(value: Any) -> Any:
@@ -176,13 +180,13 @@ def plan_definition(rec: dict[str, Any], parts: list[dict[str, Any]], context: _
             "description": "Points to weigh when following this recommendation.",
             "selectionBehavior": "all",
             "action": [{"id": fhir_id(c["item"]), "title": c["label"], "description": c["text"],
-                        "code": _codeable(concept(MKG_SYSTEM + "#Caution", "caution"))} for c in cautions],
+                        "code": _codeable(concept(str(MKG.Caution), "caution"))} for c in cautions],
         })
     if not actions:  # the CPG profile wants at least one action
         actions.append({"id": "recommendation", "title": rec["label"], "description": rec["statement"],
                         "condition": conditions})
     related = [{"type": "justification", "resourceReference": {"reference": f"ArtifactAssessment/{fhir_id(rec['rec'], '-rating')}"},
-                "display": "strength, direction and reconstruction confidence of this recommendation"}]
+                "display": "grading and reconstruction confidence of this recommendation"}]
     for ev in distinct(by_part.get("evidence", []), "item", "label", "code", "text"):
         if ev["code"] == "outcome":
             related.append({"type": "justification", "display": ev["label"], "resource": ev["item"]})
@@ -195,11 +199,12 @@ def plan_definition(rec: dict[str, Any], parts: list[dict[str, Any]], context: _
             related.append(link)
     for pub in distinct(by_part.get("derivedFrom", []), "item", "label"):
         related.append({"type": "derived-from", "display": pub["label"], "resource": pub["item"]})
-    reconstructed = rec.get("fhirStatus") != "active"
     usage = " ".join(t for t in (
         f"Evidence status: {rec['statusLabel']}." if rec.get("statusLabel") else "",
         rec.get("statusDefinition") or "",
         f"Strength: {rec['strengthLabel']}." if rec.get("strengthLabel") else "",
+        f"Direction: {rec['directionLabel']}." if rec.get("directionLabel") else "",
+        f"Certainty of the evidence: {rec['certaintyLabel']}." if rec.get("certaintyLabel") else "",
         f"Reconstruction confidence: {rec['confidenceLabel']} ({rec['confidenceNote']})" if rec.get("confidenceLabel") else "",
     ) if t)
     return _clean({
@@ -213,8 +218,8 @@ def plan_definition(rec: dict[str, Any], parts: list[dict[str, Any]], context: _
         "title": rec["label"],
         "subtitle": rec.get("lineContextLabel"),
         "type": {"coding": [{"system": PLAN_TYPE, "code": "eca-rule", "display": "ECA Rule"}]},
-        "status": rec.get("fhirStatus") or "draft",
-        "experimental": reconstructed,
+        "status": rec["fhirStatus"],
+        "experimental": rec["experimental"],
         "publisher": context.publisher,
         "description": rec["statement"],
         "usage": usage,
@@ -230,7 +235,7 @@ def plan_definition(rec: dict[str, Any], parts: list[dict[str, Any]], context: _
 def _plan_meta(rec: dict[str, Any]) -> dict[str, Any]:
     meta: dict[str, Any] = {"profile": [CPG + "cpg-recommendationdefinition"]}
     if rec.get("statusNotation"):
-        meta["tag"] = [{"system": MKG_SYSTEM, "code": rec["statusNotation"], "display": rec.get("statusLabel") or rec["statusNotation"]}]
+        meta["tag"] = [{"system": ONTOLOGY_IRI, "code": rec["statusNotation"], "display": rec.get("statusLabel") or rec["statusNotation"]}]
     return meta
 
 
@@ -240,7 +245,7 @@ def _care_action(step: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, 
     kinds = distinct([r for r in rows if r["item"] == step["item"]], "code", "codeLabel")
     code = None
     if kinds:
-        code = _codeable(concept(MKG_SYSTEM + "#" + kinds[0]["code"], kinds[0]["codeLabel"]),
+        code = _codeable(concept(kinds[0]["code"], kinds[0]["codeLabel"]),
                          ", ".join(k["codeLabel"] for k in kinds if k["codeLabel"]))
     return {"id": fhir_id(step["item"]), "title": step["label"], "description": step["text"], "code": code}
 
@@ -262,7 +267,7 @@ def _regimen_action(regimen: dict[str, Any], rows: list[dict[str, Any]]) -> dict
         "id": fhir_id(regimen["item"]),
         "title": regimen["label"],
         "description": "preferred regimen" if regimen["flag"] else None,
-        "code": _codeable(concept(MKG_SYSTEM + "#preferredRegimen", "preferred regimen")) if regimen["flag"] else None,
+        "code": _codeable(concept(str(MKG.preferredRegimen), "preferred regimen")) if regimen["flag"] else None,
         "definitionCanonical": regimen["item"],
     }
     if own:
@@ -345,20 +350,19 @@ def _dosages(rows: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
 
 # -- ArtifactAssessment ---------------------------------------------------------------------
 
+# The grades of a recommendation row and the words an ArtifactAssessment rating names them by.
+GRADES = (("strength", "strength of recommendation"),
+          ("direction", "direction of recommendation"),
+          ("certainty", "certainty of the body of evidence"))
+
+
 def artifact_assessment(rec: dict[str, Any], context: _Context) -> dict[str, Any]:
-    """The rating of a recommendation: its strength (with the HL7 recommendation-strength code
-    when the graph maps it to one), its direction, and the reconstruction confidence."""
-    strength = [concept(rec.get("strength"), rec.get("strengthLabel"))]
-    if rec.get("strengthHl7"):
-        strength.append({"system": STRENGTH, "code": rec["strengthHl7"]})
-    content = [{
-        "informationType": "rating",
-        "type": {"text": "strength of recommendation"},
-        "classifier": [{"coding": strength, "text": rec.get("strengthLabel")}],
-    }]
-    if rec.get("direction"):
-        content.append({"informationType": "rating", "type": {"text": "direction of recommendation"},
-                        "classifier": [{"coding": [{"system": DIRECTION, "code": rec["direction"]}]}]})
+    """The rating of a recommendation: one rating per grade the graph states (strength, direction,
+    certainty of the body of evidence, each with the HL7 code the graph maps it to), and the
+    reconstruction confidence.  A grade the graph does not state gets no rating."""
+    content = [{"informationType": "rating", "type": {"text": kind},
+                "classifier": [{"coding": codings, "text": rec.get(key + "Label")}]}
+               for key, kind in GRADES if (codings := grade_codings(rec, key))]
     if rec.get("confidence"):
         content.append({"informationType": "rating", "type": {"text": "reconstruction confidence (not a certainty of evidence)"},
                         "classifier": [{"coding": [concept(rec["confidence"], rec.get("confidenceLabel"))]}],
@@ -448,7 +452,7 @@ def evidence(iri: str, rows: list[dict[str, Any]], context: _Context) -> dict[st
         "version": context.version,
         "name": fhir_name(local_name(iri).replace("-", "_")),
         "title": head["label"],
-        "status": head.get("fhirStatus") or "draft",
+        "status": head["fhirStatus"],
         "publisher": context.publisher,
         "description": description + (f" [{'; '.join(details)}]" if details else ""),
         "note": [{"text": head["note"]}] if head.get("note") else [],
@@ -486,7 +490,7 @@ def citation(row: dict[str, Any], context: _Context) -> dict[str, Any]:
         "identifier": [{"system": URI, "value": row["publication"]}],
         "version": context.version,
         "title": row["label"],
-        "status": row.get("fhirStatus") or "draft",
+        "status": row["fhirStatus"],
         "publisher": context.publisher,
         "summary": [{"text": row["citation"]}] if row.get("citation") else [],
         "citedArtifact": {

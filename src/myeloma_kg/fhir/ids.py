@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
-BASE = "https://w3id.org/myeloma-kg/"
+from ..namespaces import BASE, ONTOLOGY_IRI
+
 FHIR_BASE = BASE + "fhir"  # the nominal base of the Bundle's fullUrls
-MKG_SYSTEM = "https://w3id.org/myeloma-kg/ontology"  # codes that are the graph's own concepts
-DIRECTION = "http://hl7.org/fhir/uv/cpg/CodeSystem/cpg-recommendation-direction-cs"
-STRENGTH = "http://terminology.hl7.org/CodeSystem/recommendation-strength"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 NCIT = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
 URI = "urn:ietf:rfc:3986"
@@ -44,10 +43,22 @@ def concept(iri: str | None, label: str | None = None) -> dict | None:
     """A Coding of one of the graph's own concepts (``mkg:TopicRenal`` → code ``TopicRenal``)."""
     if not iri:
         return None
-    coding = {"system": MKG_SYSTEM, "code": local_name(iri)}
+    coding = {"system": ONTOLOGY_IRI, "code": local_name(iri)}
     if label:
         coding["display"] = label
     return coding
+
+
+def grade_codings(row: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The Codings of one grade of a recommendation as ``fhir-recommendations`` gives it (``key``
+    is ``strength``, ``direction`` or ``certainty``): the graph's concept, then the HL7 code the
+    graph maps it to, when it maps it to one.  Empty when the graph states no such grade."""
+    if not row.get(key):
+        return []
+    codings = [concept(row[key], row.get(key + "Label"))]
+    if row.get(key + "Code"):
+        codings.append({"system": row[key + "System"], "code": row[key + "Code"]})
+    return codings
 
 
 def fhir_name(identifier: str) -> str:

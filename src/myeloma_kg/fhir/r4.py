@@ -2,10 +2,12 @@
 
 From the R5 resources of ``export.py``:
 
-- every top-level action carries the CPG extensions ``cqf-strengthOfRecommendation``,
-  ``cpg-directionOfRecommendation`` and ``cqf-qualityOfEvidence`` (R4 has no ArtifactAssessment,
-  so the rating travels on the action); quality of evidence is given in words only, because the
-  graph records no certainty of evidence (its confidence rates the reconstruction);
+- every top-level action carries the recommendation's grades as the CPG extensions
+  ``cqf-strengthOfRecommendation``, ``cpg-directionOfRecommendation`` and ``cqf-qualityOfEvidence``
+  (R4 has no ArtifactAssessment, so the rating travels on the action), each only when the graph
+  states that grade (``mkg:strength``, ``mkg:direction``, ``mkg:evidenceCertainty``), with the
+  codes the graph maps it to; the reconstruction confidence is not a certainty of evidence and is
+  not given here;
 - ``action.code`` becomes a list, and the reference to the R5 ArtifactAssessment is dropped;
 - the contained Medication's ingredients use ``itemCodeableConcept``.
 
@@ -17,22 +19,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .ids import CPG, CQF, DIRECTION, MKG_SYSTEM, STRENGTH, local_name
+from .ids import CPG, CQF, grade_codings
 
-QUALITY_NOT_RATED = "not rated: the graph records no certainty of evidence for this recommendation"
+# Which extension carries which grade of a recommendation row, in the order they are written.
+RATING_EXTENSIONS = (("strength", CQF + "cqf-strengthOfRecommendation"),
+                     ("direction", CPG + "cpg-directionOfRecommendation"),
+                     ("certainty", CQF + "cqf-qualityOfEvidence"))
 
 
 def _rating_extensions(rec: dict[str, Any]) -> list[dict[str, Any]]:
-    strength = {"coding": [{"system": MKG_SYSTEM, "code": local_name(rec["strength"]), "display": rec.get("strengthLabel")}]} \
-        if rec.get("strength") else {"text": "not stated"}
-    if rec.get("strengthHl7"):
-        strength["coding"].append({"system": STRENGTH, "code": rec["strengthHl7"]})
-    out = [{"url": CQF + "cqf-strengthOfRecommendation", "valueCodeableConcept": strength}]
-    if rec.get("direction"):
-        out.append({"url": CPG + "cpg-directionOfRecommendation",
-                    "valueCodeableConcept": {"coding": [{"system": DIRECTION, "code": rec["direction"]}]}})
-    out.append({"url": CQF + "cqf-qualityOfEvidence", "valueCodeableConcept": {"text": QUALITY_NOT_RATED}})
-    return out
+    """The extensions for the grades the graph states; a grade it does not state has none."""
+    return [{"url": url, "valueCodeableConcept": {"coding": codings}}
+            for key, url in RATING_EXTENSIONS if (codings := grade_codings(rec, key))]
 
 
 def _actions_r4(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -49,7 +47,9 @@ def plan_definition_r4(plan: dict[str, Any], rec: dict[str, Any]) -> dict[str, A
     out["relatedArtifact"] = [r for r in out.get("relatedArtifact", []) if "resourceReference" not in r]
     _actions_r4(out["action"])
     for action in out["action"]:
-        action["extension"] = _rating_extensions(rec) + action.get("extension", [])
+        extensions = _rating_extensions(rec) + action.get("extension", [])
+        if extensions:
+            action["extension"] = extensions
     return out
 
 

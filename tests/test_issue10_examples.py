@@ -1,4 +1,4 @@
-"""Issue 10: the examples written for its rules, one rule each (``issue10Rules`` in
+"""Issue 10: the examples written for its rules, one rule each (``ruleExamples`` in
 examples/expected-outcomes.json), and the aspects of their outcomes that the general example tests
 (tests/test_patients.py) do not read: the current line's state, the target of an earlier
 immunotherapy, supportive care that must or must not appear, cautions that must not appear, and
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "patients"
 EXPECTED = json.loads((ROOT / "examples" / "expected-outcomes.json").read_text(encoding="utf-8"))
 AS_OF = dt.date.fromisoformat(EXPECTED["asOf"])
-RULES = EXPECTED["issue10Rules"]
+RULES = EXPECTED["ruleExamples"]
 CASES = {name: EXPECTED["valid"][name] for name in RULES.values()}
 T = "https://w3id.org/myeloma-kg/trial/"
 

@@ -2,10 +2,9 @@
 
 Each worker loads the graph once (the reasoner's result is cached on disk) and takes records in
 chunks of ``CHUNK`` (one message each way per chunk).  A chunk is validated in one pySHACL run,
-or, when every record of it is plain JSON, a few records a run (``VALIDATE_TOGETHER``: measured,
-5 to 12 records a run cost about 15 % less per record than one, and 25 or more cost more again;
-plain JSON records only name their own patient, lines and drug exposures, so how they are grouped
-cannot change a report).  Then each record is derived and matched.  Results come back in input
+or, when every record of it is plain JSON, a few records a run (``VALIDATE_TOGETHER``, the group
+size that benchmarks/recommend.py finds cheapest per record; plain JSON records only name their own
+patient, lines and drug exposures, so how they are grouped cannot change a report).  Then each record is derived and matched.  Results come back in input
 order, one dict per record, ready to write as a JSON Lines row.
 """
 

@@ -91,9 +91,8 @@ class Recommender:
     def _fresh_store(self) -> KnowledgeGraph:
         """A private copy of the shipped graph that patient graphs are added to and removed from.
 
-        Measured: after a few hundred insert-and-remove cycles in one pyoxigraph store, a
-        recommendation slowed from 33 to 42 ms; rebuilding the copy (16 ms) every hundred
-        patients keeps it flat.
+        A pyoxigraph store grows slower after many insert-and-remove cycles, so the copy is
+        rebuilt every ``RENEW_AFTER`` patients, which keeps the time per patient flat.
         """
         store = ox.Store()
         store.extend(self._base)

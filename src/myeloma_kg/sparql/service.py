@@ -4,7 +4,7 @@ Queries run in worker processes, each holding its own copy of the graph (a pyoxi
 the exported quads).  A query that runs past the time limit has its worker killed and replaced,
 so it is truly stopped while the other workers keep answering.
 
-In the worker, ``sparql_check.check_query`` first parses the query (under the same time limit, as
+In the worker, ``guard.check_query`` first parses the query (under the same time limit, as
 the parser can be slow on odd text) and refuses updates, SERVICE and text it cannot read; the
 graphs it names (FROM / FROM NAMED, default-graph-uri / named-graph-uri) must be graphs this
 store holds.  With a remote store, the workers only check, hold no graph, and the checked query

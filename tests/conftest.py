@@ -67,6 +67,47 @@ def catalog(settings) -> QueryCatalog:
 
 
 @pytest.fixture(scope="session")
+def recommender(kg, settings):
+    """The recommender every patient test shares (the app builds its own, the same way)."""
+    from myeloma_kg.patients.recommend import Recommender
+
+    return Recommender(kg, settings)
+
+
+@pytest.fixture(scope="session")
+def make_app(kg, settings):
+    """Web apps over the session's graph, one per distinct set of settings, closed at the end.
+
+    ``make_app(query_timeout_s=2.0)`` gives the app with those settings changed; ``graph=`` serves
+    another graph, ``query_workers=`` sizes the endpoint's worker pool.
+    """
+    from myeloma_kg.web import create_app
+
+    made: dict[tuple, object] = {}
+
+    def make(graph=None, query_workers: int | None = None, **overrides):
+        key = (id(graph or kg), query_workers, tuple(sorted(overrides.items())))
+        if key not in made:
+            made[key] = create_app(settings.with_overrides(overrides), graph or kg, query_workers=query_workers)
+        return made[key]
+
+    yield make
+    for app in made.values():
+        app.extensions["sparql"].close()
+
+
+@pytest.fixture(scope="session")
+def app(make_app):
+    """The app most web tests use: a short query time limit and a small row limit, so limits are quick to reach."""
+    return make_app(query_timeout_s=2.0, max_result_rows=500)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
 def run_query(kg, catalog):
     """Run a named query with parameters; rows as dicts of plain values."""
 

@@ -10,7 +10,6 @@ import pytest
 
 from myeloma_kg import KnowledgeGraph
 from myeloma_kg.errors import QueryParameterError
-from myeloma_kg.web import create_app
 
 VALID = Path(__file__).parent / "fixtures" / "grading" / "valid-approved.ttl"
 OUTCOME = "https://w3id.org/myeloma-kg/outcome/"
@@ -90,18 +89,14 @@ def test_a_certainty_made_for_one_recommendation_stays_on_it(approved_kg, catalo
 
 # -- pages ------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def client(settings, kg):
-    app = create_app(settings, kg, query_workers=1)
-    yield app.test_client()
-    app.extensions["sparql"].close()
+@pytest.fixture()
+def client(make_app):
+    return make_app(query_workers=1).test_client()
 
 
-@pytest.fixture(scope="module")
-def approved_client(settings, approved_kg):
-    app = create_app(settings, approved_kg, query_workers=1)
-    yield app.test_client()
-    app.extensions["sparql"].close()
+@pytest.fixture()
+def approved_client(make_app, approved_kg):
+    return make_app(graph=approved_kg, query_workers=1).test_client()
 
 
 def section(html: str, anchor: str) -> str:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from myeloma_kg import Settings, load_graph
 from myeloma_kg.patients.read import read_file
-from myeloma_kg.patients.recommend import Recommender, render_text
+from myeloma_kg.patients.recommend import render_text
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "patients"
@@ -26,8 +25,7 @@ T = "https://w3id.org/myeloma-kg/trial/"
 
 
 @pytest.fixture(scope="module")
-def outcome():
-    recommender = Recommender(load_graph(Settings.load(environ={})))
+def outcome(recommender):
     cache: dict[str, dict] = {}
 
     def get(name: str) -> dict:

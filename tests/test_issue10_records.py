@@ -10,18 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from myeloma_kg import Settings, load_graph
-from myeloma_kg.patients.recommend import Recommender
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2026, 11, 24)
 BASE = json.loads((ROOT / "examples" / "patients" / "cardiac-history-carfilzomib.json").read_text())
 MKG = "https://w3id.org/myeloma-kg/ontology#"
 
-
-@pytest.fixture(scope="module")
-def recommender():
-    return Recommender(load_graph(Settings.load(environ={})))
 
 
 def _run(recommender, data, content_type=None):

@@ -6,18 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 
-from myeloma_kg.web import create_app
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "patients"
-
-
-@pytest.fixture(scope="module")
-def client(kg, settings):
-    app = create_app(settings.with_overrides({"query_timeout_s": 2.0, "max_result_rows": 500}), kg)
-    yield app.test_client()
-    app.extensions["sparql"].close()
 
 
 def _post(client, name):

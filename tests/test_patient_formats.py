@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from myeloma_kg import Settings, load_graph
 from myeloma_kg.patients.read import read_file
 from myeloma_kg.patients.records import CONTEXT_FILE, UnreadableRecord
-from myeloma_kg.patients.recommend import Recommender
 
 FIXTURES = Path(__file__).parent / "fixtures" / "patients"
 AS_OF = dt.date(2026, 11, 24)
@@ -19,10 +17,6 @@ PLAIN = {"id": "P1", "age": 70, "therapyLines": [{"line": 1, "drugs": ["lenalido
                                                    "end": "2022-01-01", "progressionDate": "2021-12-01",
                                                    "bestResponse": "PR"}]}
 
-
-@pytest.fixture(scope="module")
-def recommender():
-    return Recommender(load_graph(Settings.load(environ={})))
 
 
 def summary(recommender, record):

@@ -5,22 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from myeloma_kg import Settings, load_graph
 from myeloma_kg.patients.records import UnreadableRecord
-from myeloma_kg.patients.recommend import Recommender
 
 AS_OF = dt.date(2026, 11, 24)
 DRUG_WORDS = ["daratumumab", "isatuximab", "lenalidomide", "pomalidomide", "bortezomib", "carfilzomib",
               "dexamethasone", "Darzalex", "1721947", "teclistamab", "selinexor", "not-a-drug", ""]
 CYTO_WORDS = ["del(17p)", "t(4;14)", "gain(1q21)", "amp(1q21)", "t(11;14)", "del(1p32)", "del(99x)"]
 
-
-@pytest.fixture(scope="module")
-def recommender():
-    return Recommender(load_graph(Settings.load(environ={})))
 
 
 dates = st.dates(min_value=dt.date(2015, 1, 1), max_value=dt.date(2027, 12, 31)).map(dt.date.isoformat)

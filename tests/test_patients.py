@@ -17,11 +17,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from myeloma_kg import Settings, load_graph
 from myeloma_kg.cli.main import main
 from myeloma_kg.patients.read import read_file
 from myeloma_kg.patients.records import UnreadableRecord
-from myeloma_kg.patients.recommend import Recommender
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "patients"
@@ -41,10 +39,6 @@ RECORD_SUFFIXES = (".json", ".jsonld", ".ttl")
 
 
 # -- fixtures ------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def recommender() -> Recommender:
-    return Recommender(load_graph(Settings.load(environ={})))
 
 
 @pytest.fixture(scope="module")

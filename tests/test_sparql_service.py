@@ -52,13 +52,9 @@ def test_the_dataset_is_part_of_what_is_remembered(service, kg):
     assert service.run(count, JSON, "text/turtle", default_graphs=[guideline]) == part
 
 
-@pytest.fixture(scope="module")
-def client(kg, settings):
-    from myeloma_kg.web import create_app
-
-    app = create_app(settings, kg)
-    yield app.test_client()
-    app.extensions["sparql"].close()
+@pytest.fixture()
+def client(make_app):
+    return make_app().test_client()
 
 
 QUERIES = ["SELECT ?d ?l WHERE { ?d a mkg:Drug ; rdfs:label ?l } ORDER BY ?d ?l",

@@ -18,7 +18,6 @@ from rdflib.namespace import DCTERMS, OWL
 from myeloma_kg.cli.main import main
 from myeloma_kg.graph.store import SourceFiles
 from myeloma_kg.graph.version import HEADER, ONTOLOGY_IRI, graph_version
-from myeloma_kg.web import create_app
 
 from conftest import ROOT
 
@@ -38,9 +37,9 @@ def stated(settings):
             "contentHash": "sha256:" + SourceFiles.of(settings).digest(), "rulesHash": "sha256:" + rules.hexdigest()}
 
 
-@pytest.fixture(scope="module")
-def client(kg, settings):
-    return create_app(settings, kg).test_client()
+@pytest.fixture()
+def client(make_app):
+    return make_app().test_client()
 
 
 def test_the_version_is_the_ontology_headers_and_the_hash_is_of_the_files(kg, stated):

@@ -10,23 +10,10 @@ from pathlib import Path
 import pytest
 import rdflib
 
-from myeloma_kg.web import create_app
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "patients"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?d a mkg:AntiCD38Antibody }"
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
-
-
-@pytest.fixture(scope="module")
-def app(kg, settings):
-    app = create_app(settings.with_overrides({"query_timeout_s": 2.0, "max_result_rows": 500}), kg)
-    yield app
-    app.extensions["sparql"].close()
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
 
 
 @pytest.mark.parametrize("accept,mimetype", [

@@ -7,16 +7,13 @@ import pytest
 
 from myeloma_kg.fhir.export import build
 from myeloma_kg.fhir.conformance import model_class, problems
-from myeloma_kg.web import create_app
 
 R4_ACCEPT = {"Accept": "application/fhir+json; fhirVersion=4.0"}
 
 
-@pytest.fixture(scope="module")
-def app(kg, settings):
-    app = create_app(settings, kg, query_workers=1)
-    yield app
-    app.extensions["sparql"].close()
+@pytest.fixture()
+def app(make_app):
+    return make_app(query_workers=1)
 
 
 @pytest.fixture()

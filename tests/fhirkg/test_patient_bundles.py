@@ -20,9 +20,6 @@ from click.testing import CliRunner
 
 from myeloma_kg.cli.main import main
 from myeloma_kg.patients import fhir_bundle as fhir_patient
-from myeloma_kg.patients.records import UnreadableRecord
-from myeloma_kg.patients.recommend import Recommender
-from myeloma_kg.web import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 FHIR = ROOT / "examples" / "fhir"
@@ -35,16 +32,9 @@ LOINC, SCT = "http://loinc.org", "http://snomed.info/sct"
 REC = "https://w3id.org/myeloma-kg/fhir/CodeSystem/record"
 
 
-@pytest.fixture(scope="module")
-def recommender(kg, settings):
-    return Recommender(kg, settings)
-
-
-@pytest.fixture(scope="module")
-def client(kg, settings):
-    app = create_app(settings, kg, query_workers=1)
-    yield app.test_client()
-    app.extensions["sparql"].close()
+@pytest.fixture()
+def client(make_app):
+    return make_app(query_workers=1).test_client()
 
 
 def bundle(name: str) -> dict:

@@ -13,7 +13,6 @@ import socket
 
 import pytest
 
-from myeloma_kg.web import create_app
 
 COUNT_ALL = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 
@@ -55,10 +54,8 @@ def trap():
 
 
 @pytest.fixture(scope="package")
-def secure_app(kg, settings):
-    app = create_app(settings.with_overrides({"query_timeout_s": 2.0, "max_result_rows": 2000}), kg)
-    yield app
-    app.extensions["sparql"].close()
+def secure_app(make_app):
+    return make_app(query_timeout_s=2.0, max_result_rows=2000)
 
 
 @pytest.fixture()

@@ -7,18 +7,15 @@ import time
 
 import pytest
 
-from myeloma_kg.web import create_app
 
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 CHEAP = "SELECT (COUNT(*) AS ?n) WHERE { ?d a mkg:AntiCD38Antibody }"
 LIMIT = 5.0
 
 
-@pytest.fixture(scope="module")
-def slow_app(kg, settings):
-    app = create_app(settings.with_overrides({"query_timeout_s": LIMIT}), kg)
-    yield app
-    app.extensions["sparql"].close()
+@pytest.fixture()
+def slow_app(make_app):
+    return make_app(query_timeout_s=LIMIT)
 
 
 def test_a_flood_of_runaways_leaves_a_worker_for_short_queries(slow_app):

@@ -288,14 +288,27 @@ class SparqlService:
         check_query("SELECT * WHERE { ?s ?p ?o FILTER(?o > 1) OPTIONAL { ?s a ?t } } ORDER BY ?s LIMIT 1")
         self._context = multiprocessing.get_context("fork")  # the workers inherit the loaded store
         self._idle: queue.Queue[_Worker] = queue.Queue()
-        started = [self._start_worker() for _ in range(max(1, workers))]
+        self._size = max(1, workers)
+        self._started = False  # the workers start with the first query, or with start()
+
+    def start(self) -> None:
+        """Start the worker processes, unless they run already (``serve`` calls this before it
+        listens, so the first query does not wait for them)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            started = [self._start_worker_locked() for _ in range(self._size)]
         for worker in started:
             self._admit(worker)
 
     def _start_worker(self) -> _Worker:
-        worker = _Worker(self._context, self.store, frozenset(self.graphs))
         with self._lock:
-            self._all.append(worker)
+            return self._start_worker_locked()
+
+    def _start_worker_locked(self) -> _Worker:
+        worker = _Worker(self._context, self.store, frozenset(self.graphs))
+        self._all.append(worker)
         return worker
 
     def _admit(self, worker: _Worker) -> None:
@@ -346,6 +359,7 @@ class SparqlService:
             finally:
                 self._here.release()
         job = Job(text, results_media, graph_media, key[1], key[2], self.limits.max_rows, run=self.remote is None)
+        self.start()
         started = time.monotonic()
         try:
             worker = self._idle.get(timeout=self.limits.timeout_s)

@@ -12,5 +12,6 @@ def run_server(settings: Settings, kg: KnowledgeGraph) -> None:
     from . import create_app
 
     app = create_app(settings, kg)
+    app.extensions["sparql"].start()  # the query workers are ready before the first request
     waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads,
                    max_request_body_size=settings.max_request_bytes, ident="myeloma-kg")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 
 from myeloma_kg import load_graph
 from myeloma_kg.cli.main import main
-from myeloma_kg.content.diff import diff
+from myeloma_kg.content.diff import _raw, diff
 from myeloma_kg.errors import ReleaseError
 from myeloma_kg.content.release import CHECKSUMS, MANIFEST, Release, known_releases, version_key, write_release
 from myeloma_kg.web import create_app
@@ -201,3 +202,64 @@ def test_the_changelog_sees_a_release_written_while_the_server_runs(worked, kg, 
     data = client.get("/api/changes").get_json()
     assert data["releases"] == [worked["first"].version, "0.2.0"]
     assert {e["entity"] for e in {s["version"]: s for s in data["changes"]}["0.2.0"]["entities"]} == {R3, CANDOR_PFS}
+
+
+# -- the raw triple difference and blank nodes --------------------------------------------------
+
+_PREFIX = "@prefix ex: <http://example.org/> .\n"
+_STRUCTURES = _PREFIX + """
+ex:a ex:p "1" .
+ex:s ex:list ( ex:x ex:y ) .
+ex:assessment ex:judgement [ ex:domain ex:bias ; ex:concern ex:none ] ,
+                           [ ex:domain ex:imprecision ; ex:concern ex:serious ] .
+ex:twice ex:judgement [ ex:domain ex:bias ; ex:concern ex:none ] , [ ex:domain ex:bias ; ex:concern ex:none ] .
+"""
+
+
+def _store(turtle: str) -> ox.Store:
+    store = ox.Store()
+    store.load(turtle.encode(), format=ox.RdfFormat.TURTLE)
+    return store
+
+
+def _ex(name: str) -> str:
+    return f"<http://example.org/{name}>"
+
+
+def test_unchanged_blank_node_structures_are_no_change_however_they_are_written():
+    """One literal changed; the list and the judgements are the same, written in another order
+    with other blank-node labels."""
+    same = _PREFIX + "@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .\n" + """
+    ex:twice ex:judgement _:j1 . _:j1 ex:concern ex:none ; ex:domain ex:bias .
+    ex:assessment ex:judgement [ ex:concern ex:serious ; ex:domain ex:imprecision ] .
+    ex:s ex:list _:l1 . _:l1 rdf:first ex:x ; rdf:rest _:l2 . _:l2 rdf:rest rdf:nil ; rdf:first ex:y .
+    ex:assessment ex:judgement [ ex:concern ex:none ; ex:domain ex:bias ] .
+    ex:twice ex:judgement [ ex:domain ex:bias ; ex:concern ex:none ] .
+    ex:a ex:p "2" .
+    """
+    added, removed = _raw(_store(_STRUCTURES), _store(same))
+    assert added == [f'{_ex("a")} {_ex("p")} "2" .'] and removed == [f'{_ex("a")} {_ex("p")} "1" .']
+    assert _raw(_store(_STRUCTURES), _store(_STRUCTURES)) == ([], [])
+
+
+def test_a_blank_node_structure_added_or_changed_is_reported_alone():
+    """A judgement added (canonicalising each whole graph would renumber every other blank node
+    and report them all), one changed, and one of two equal judgements dropped."""
+    edited = _STRUCTURES.replace("ex:domain ex:imprecision ; ex:concern ex:serious", "ex:domain ex:imprecision ; ex:concern ex:none")
+    edited = edited.replace(", [ ex:domain ex:bias ; ex:concern ex:none ] .\n", " .\n")  # ex:twice keeps one
+    edited += "ex:assessment ex:judgement [ ex:domain ex:indirectness ; ex:concern ex:none ] .\n"
+    added, removed = _raw(_store(_STRUCTURES), _store(edited))
+
+    def shape(lines):  # the lines with blank-node labels replaced, in order
+        return sorted(re.sub(r"_:\S+", "_:b", line) for line in lines)
+
+    judgement = f'{_ex("assessment")} {_ex("judgement")} _:b .'
+    assert shape(added) == sorted([judgement, f"_:b {_ex('domain')} {_ex('imprecision')} .", f"_:b {_ex('concern')} {_ex('none')} .",
+                                   judgement, f"_:b {_ex('domain')} {_ex('indirectness')} .", f"_:b {_ex('concern')} {_ex('none')} ."])
+    assert shape(removed) == sorted([judgement, f"_:b {_ex('domain')} {_ex('imprecision')} .", f"_:b {_ex('concern')} {_ex('serious')} .",
+                                     f'{_ex("twice")} {_ex("judgement")} _:b .', f"_:b {_ex('domain')} {_ex('bias')} .",
+                                     f"_:b {_ex('concern')} {_ex('none')} ."])
+    assert not any("list" in line or "rdf-syntax-ns#first" in line for line in added + removed)
+    # each structure's blank nodes are named after its content: the two added ones apart, and the same each time
+    labels = {line.split()[0] for line in added if line.startswith("_:")}
+    assert len(labels) == 2 and _raw(_store(_STRUCTURES), _store(edited)) == (added, removed)

@@ -72,6 +72,13 @@ def test_a_release_holds_every_file_named_by_its_version_with_checksums(worked, 
     assert first.manifest["contentHash"] == f"sha256:{kg.digest}"
 
 
+def test_the_mapping_set_of_a_release_carries_the_release_s_version(worked):
+    for release in (worked["first"], worked["second"]):
+        header = (release.folder / f"myeloma-kg-{release.version}.sssom.tsv").read_text().splitlines()
+        assert f'# mapping_set_version: "{release.version}"' in header
+    assert worked["second"].version == "0.2.0"
+
+
 def test_the_diff_of_the_two_releases_names_exactly_the_two_edits(worked):
     found = diff(str(worked["first"].folder), str(worked["second"].folder), worked["settings"])
     changes = {(c.entity, c.status): c.changes for c in found.entities}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 
 from myeloma_kg import load_graph
 from myeloma_kg.cli.main import main
-from myeloma_kg.content.diff import diff
+from myeloma_kg.content.diff import _raw, diff
 from myeloma_kg.errors import ReleaseError
 from myeloma_kg.content.release import CHECKSUMS, MANIFEST, Release, known_releases, version_key, write_release
 from myeloma_kg.web import create_app
@@ -34,12 +35,12 @@ def edit(home, version: bool = True) -> None:
 
 
 @pytest.fixture(scope="module")
-def worked(tmp_path_factory, settings):
-    """Two releases: the shipped graph, then the edited copy of it as 0.2.0."""
+def worked(tmp_path_factory, settings, kg):
+    """Two releases: the shipped graph (the session's, already loaded), then the edited copy of it as 0.2.0."""
     base = tmp_path_factory.mktemp("releases")
     releases = base / "releases"
     ours = settings.with_overrides({"releases_dir": str(releases)})
-    first = write_release(load_graph(ours), ours)
+    first = write_release(kg, ours)
     home = base / "edited"
     for folder in ("ontology", "queries", "shapes"):
         shutil.copytree(ROOT / folder, home / folder)
@@ -69,6 +70,13 @@ def test_a_release_holds_every_file_named_by_its_version_with_checksums(worked, 
     bundle = json.loads((first.folder / f"{stem}.fhir.json").read_text())
     assert bundle["resourceType"] == "Bundle"
     assert first.manifest["contentHash"] == f"sha256:{kg.digest}"
+
+
+def test_the_mapping_set_of_a_release_carries_the_release_s_version(worked):
+    for release in (worked["first"], worked["second"]):
+        header = (release.folder / f"myeloma-kg-{release.version}.sssom.tsv").read_text().splitlines()
+        assert f'# mapping_set_version: "{release.version}"' in header
+    assert worked["second"].version == "0.2.0"
 
 
 def test_the_diff_of_the_two_releases_names_exactly_the_two_edits(worked):
@@ -128,7 +136,8 @@ def test_a_release_is_not_overwritten_by_other_content_of_the_same_version(worke
     edited = worked["settings"].with_overrides({"home": str(home)})
     before = (worked["first"].folder / MANIFEST).read_bytes()
     with pytest.raises(ReleaseError, match="already holds release .* with other content"):
-        write_release(load_graph(edited), edited)
+        # the refusal comes before anything is written, so the reasoner's triples play no part
+        write_release(load_graph(edited, reason=False), edited)
     assert (worked["first"].folder / MANIFEST).read_bytes() == before
 
 
@@ -201,3 +210,109 @@ def test_the_changelog_sees_a_release_written_while_the_server_runs(worked, kg, 
     data = client.get("/api/changes").get_json()
     assert data["releases"] == [worked["first"].version, "0.2.0"]
     assert {e["entity"] for e in {s["version"]: s for s in data["changes"]}["0.2.0"]["entities"]} == {R3, CANDOR_PFS}
+
+
+# -- the raw triple difference and blank nodes --------------------------------------------------
+
+_PREFIX = "@prefix ex: <http://example.org/> .\n"
+_STRUCTURES = _PREFIX + """
+ex:a ex:p "1" .
+ex:s ex:list ( ex:x ex:y ) .
+ex:assessment ex:judgement [ ex:domain ex:bias ; ex:concern ex:none ] ,
+                           [ ex:domain ex:imprecision ; ex:concern ex:serious ] .
+ex:twice ex:judgement [ ex:domain ex:bias ; ex:concern ex:none ] , [ ex:domain ex:bias ; ex:concern ex:none ] .
+"""
+
+
+def _store(turtle: str) -> ox.Store:
+    store = ox.Store()
+    store.load(turtle.encode(), format=ox.RdfFormat.TURTLE)
+    return store
+
+
+def _ex(name: str) -> str:
+    return f"<http://example.org/{name}>"
+
+
+def test_unchanged_blank_node_structures_are_no_change_however_they_are_written():
+    """One literal changed; the list and the judgements are the same, written in another order
+    with other blank-node labels."""
+    same = _PREFIX + "@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .\n" + """
+    ex:twice ex:judgement _:j1 . _:j1 ex:concern ex:none ; ex:domain ex:bias .
+    ex:assessment ex:judgement [ ex:concern ex:serious ; ex:domain ex:imprecision ] .
+    ex:s ex:list _:l1 . _:l1 rdf:first ex:x ; rdf:rest _:l2 . _:l2 rdf:rest rdf:nil ; rdf:first ex:y .
+    ex:assessment ex:judgement [ ex:concern ex:none ; ex:domain ex:bias ] .
+    ex:twice ex:judgement [ ex:domain ex:bias ; ex:concern ex:none ] .
+    ex:a ex:p "2" .
+    """
+    added, removed = _raw(_store(_STRUCTURES), _store(same))
+    assert added == [f'{_ex("a")} {_ex("p")} "2" .'] and removed == [f'{_ex("a")} {_ex("p")} "1" .']
+    assert _raw(_store(_STRUCTURES), _store(_STRUCTURES)) == ([], [])
+
+
+def test_a_blank_node_structure_added_or_changed_is_reported_alone():
+    """A judgement added (canonicalising each whole graph would renumber every other blank node
+    and report them all), one changed, and one of two equal judgements dropped."""
+    edited = _STRUCTURES.replace("ex:domain ex:imprecision ; ex:concern ex:serious", "ex:domain ex:imprecision ; ex:concern ex:none")
+    edited = edited.replace(", [ ex:domain ex:bias ; ex:concern ex:none ] .\n", " .\n")  # ex:twice keeps one
+    edited += "ex:assessment ex:judgement [ ex:domain ex:indirectness ; ex:concern ex:none ] .\n"
+    added, removed = _raw(_store(_STRUCTURES), _store(edited))
+
+    def shape(lines):  # the lines with blank-node labels replaced, in order
+        return sorted(re.sub(r"_:\S+", "_:b", line) for line in lines)
+
+    judgement = f'{_ex("assessment")} {_ex("judgement")} _:b .'
+    assert shape(added) == sorted([judgement, f"_:b {_ex('domain')} {_ex('imprecision')} .", f"_:b {_ex('concern')} {_ex('none')} .",
+                                   judgement, f"_:b {_ex('domain')} {_ex('indirectness')} .", f"_:b {_ex('concern')} {_ex('none')} ."])
+    assert shape(removed) == sorted([judgement, f"_:b {_ex('domain')} {_ex('imprecision')} .", f"_:b {_ex('concern')} {_ex('serious')} .",
+                                     f'{_ex("twice")} {_ex("judgement")} _:b .', f"_:b {_ex('domain')} {_ex('bias')} .",
+                                     f"_:b {_ex('concern')} {_ex('none')} ."])
+    assert not any("list" in line or "rdf-syntax-ns#first" in line for line in added + removed)
+    # each structure's blank nodes are named after its content: the two added ones apart, and the same each time
+    labels = {line.split()[0] for line in added if line.startswith("_:")}
+    assert len(labels) == 2 and _raw(_store(_STRUCTURES), _store(edited)) == (added, removed)
+
+
+# -- the reasoner's cache -----------------------------------------------------------------------
+
+def test_an_inconsistent_result_is_cached_like_a_consistent_one(settings, tmp_path, monkeypatch):
+    """A broken graph checked twice runs the reasoner once, and says the same both times."""
+    from myeloma_kg.errors import ReasonerError
+    from myeloma_kg.graph import reasoning
+    from myeloma_kg.graph.store import KnowledgeGraph
+
+    runs = []
+
+    def inconsistent(_ntriples):
+        runs.append(1)
+        return reasoning.ReasoningResult(consistent=False, message="the ontology and content are inconsistent: x is y and not y")
+
+    monkeypatch.setattr(reasoning, "run_hermit", inconsistent)
+    graph = KnowledgeGraph.open(settings)
+    first = reasoning.reason(graph, tmp_path)
+    again = reasoning.reason(graph, tmp_path)
+    assert len(runs) == 1 and again.cached and not first.cached
+    assert (again.consistent, again.message, again.unsatisfiable) == (first.consistent, first.message, first.unsatisfiable)
+    with pytest.raises(ReasonerError) as raised:
+        reasoning.materialise(graph, tmp_path)
+    assert str(raised.value) == first.message and len(runs) == 1
+
+
+def test_an_unsatisfiable_result_comes_back_from_the_cache_whole(settings, tmp_path, monkeypatch):
+    from myeloma_kg.graph import reasoning
+    from myeloma_kg.graph.store import KnowledgeGraph
+
+    fact = ox.Triple(ox.NamedNode("http://example.org/x"), ox.NamedNode(reasoning.RDF_TYPE), ox.NamedNode("http://example.org/C"))
+    fresh = reasoning.ReasoningResult(consistent=False, unsatisfiable=["http://example.org/C"], inferred=[fact],
+                                      message="unsatisfiable classes: http://example.org/C")
+    monkeypatch.setattr(reasoning, "run_hermit", lambda _ntriples: fresh)
+    graph = KnowledgeGraph.open(settings)
+    reasoning.reason(graph, tmp_path)
+    monkeypatch.setattr(reasoning, "run_hermit", lambda _ntriples: pytest.fail("the reasoner ran again"))
+    cached = reasoning.reason(graph, tmp_path)
+    assert cached.cached and (cached.consistent, cached.unsatisfiable, cached.inferred, cached.message) == (
+        False, fresh.unsatisfiable, fresh.inferred, fresh.message)
+    (failed,) = tmp_path.glob("failed-*.json")
+    failed.write_text("{not json")  # a damaged entry is not trusted: the reasoner runs again
+    monkeypatch.setattr(reasoning, "run_hermit", lambda _ntriples: fresh)
+    assert not reasoning.reason(graph, tmp_path).cached

@@ -2,7 +2,8 @@
 the releases folder, and between the newest release and the graph being served when they differ.
 
 Computed on first use and kept until the releases folder changes (a release written, replaced or
-removed), since a diff of two versions takes about a second.  A release folder that cannot be read,
+removed), since a diff of two versions takes about half a second (reading both graphs and querying
+each; a release between two others is read and queried once).  A release folder that cannot be read,
 or whose graph no longer matches its checksum, is left out and listed as skipped.
 """
 

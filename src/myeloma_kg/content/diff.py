@@ -5,12 +5,13 @@ as they are now) or a git revision of the checkout (its ontology files at that c
 clinical part runs ``queries/diff/aspects.rq`` on each side: every value of every property of the
 entities it lists (recommendations, criteria, trials, outcomes, drugs, ...), named with the
 ontology's own labels; the two sides are compared per entity and property.  The raw part is the
-triple difference after the blank nodes are given canonical names (rdflib.compare), so only real
-changes remain.
+triple difference, with blank nodes matched by the content of the structures they belong to, so
+only real changes remain.
 """
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ class Side:
     version: str
     content_hash: str | None
     store: ox.Store  # the triples in the default graph
+    # the clinical aspects, by the query that read them: a side compared twice (a release between
+    # two others in the changelog) is queried once
+    aspects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False, compare=False)
 
 
 def _store_of(triples) -> ox.Store:
@@ -69,8 +73,8 @@ def _from_release(folder: Path, name: str) -> Side:
     except ReleaseError as exc:  # a side that is not a readable release is bad input (status 2), like any other
         raise DiffInputError(str(exc)) from None
     try:
-        triples = ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)
-        store = _store_of(list(triples))
+        store = ox.Store()
+        store.load(path=str(path), format=ox.RdfFormat.TURTLE)  # into the default graph
     except (OSError, SyntaxError, ValueError) as exc:
         raise DiffInputError(f"{name}: the release's graph {path.name} cannot be read: {exc}") from None
     return Side(name, release.version, release.content_hash, store)
@@ -176,19 +180,92 @@ def _natural(text: str) -> tuple:
 
 
 def _raw(old: ox.Store, new: ox.Store) -> tuple[list[str], list[str]]:
-    import rdflib
-    from rdflib.compare import graph_diff, to_canonical_graph
+    """The triples added and removed, each a sorted list of N-Triples lines.
 
-    def graph(store: ox.Store):
-        data = ox.serialize([q.triple for q in store], format=ox.RdfFormat.N_TRIPLES)
-        return to_canonical_graph(rdflib.Graph().parse(data=data, format="nt"))
+    Triples without a blank node are compared as they are.  The others are grouped into blank-node
+    structures: the triples linked through shared blank nodes (a class expression, a list, a GRADE
+    domain judgement with the triple that points at it).  Each structure is canonicalised on its
+    own with RDFC-1.0, so a structure present on both sides matches however its blank nodes are
+    labelled in the files and whatever else changed around it (canonicalising a whole graph at once
+    would renumber the blank nodes of every structure when one is added).  A structure found on one
+    side only is reported whole, its blank nodes named after the hash of its canonical form.
+    """
+    old_ground, old_blank = _split(old)
+    new_ground, new_blank = _split(new)
+    added = [_line(t) for t in new_ground - old_ground]
+    removed = [_line(t) for t in old_ground - new_ground]
+    was, now = _structures(old_blank), _structures(new_blank)
+    for key in was.keys() | now.keys():
+        before, after = was.get(key, []), now.get(key, [])
+        # a structure that occurs several times (the same judgement stated twice) counts as often as it occurs
+        for copy in range(len(after), len(before)):
+            removed += _named(before[copy], key, copy)
+        for copy in range(len(before), len(after)):
+            added += _named(after[copy], key, copy)
+    return sorted(added), sorted(removed)
 
-    _both, removed, added = graph_diff(graph(old), graph(new))
 
-    def lines(g) -> list[str]:
-        return sorted(f"{s.n3()} {p.n3()} {o.n3()} ." for s, p, o in g)
+def _has_blank(triple: ox.Triple) -> bool:
+    return isinstance(triple.subject, ox.BlankNode) or isinstance(triple.object, ox.BlankNode)
 
-    return lines(added), lines(removed)
+
+def _split(store: ox.Store) -> tuple[set[ox.Triple], list[ox.Triple]]:
+    """The triples without a blank node (a set), and those with one."""
+    ground: set[ox.Triple] = set()
+    blank: list[ox.Triple] = []
+    for quad in store:
+        triple = quad.triple
+        if _has_blank(triple):
+            blank.append(triple)
+        else:
+            ground.add(triple)
+    return ground, blank
+
+
+def _structures(triples: list[ox.Triple]) -> dict[str, list[list[ox.Triple]]]:
+    """The blank-node structures of ``triples``, by their canonical form; each occurrence is its
+    list of triples with the blank nodes named ``c14n0``, ``c14n1``... within the structure."""
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for t in triples:
+        if isinstance(t.subject, ox.BlankNode) and isinstance(t.object, ox.BlankNode):
+            a, b = root(t.subject.value), root(t.object.value)
+            if a != b:
+                parent[a] = b
+    groups: dict[str, list[ox.Triple]] = {}
+    for t in triples:
+        node = t.subject if isinstance(t.subject, ox.BlankNode) else t.object
+        groups.setdefault(root(node.value), []).append(t)
+    found: dict[str, list[list[ox.Triple]]] = {}
+    for group in groups.values():
+        dataset = ox.Dataset(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in group)
+        dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+        canonical = sorted((q.triple for q in dataset), key=_line)
+        found.setdefault("\n".join(_line(t) for t in canonical), []).append(canonical)
+    return found
+
+
+def _named(triples: list[ox.Triple], key: str, copy: int) -> list[str]:
+    """The lines of one reported structure, its blank nodes labelled by the structure's hash (and
+    by which copy it is, for a structure that occurs more than once)."""
+    stem = "b" + hashlib.sha256(key.encode()).hexdigest()[:12] + (f"x{copy}" if copy else "") + "_"
+
+    def term(node):
+        return ox.BlankNode(stem + node.value) if isinstance(node, ox.BlankNode) else node
+
+    return [_line(ox.Triple(term(t.subject), t.predicate, term(t.object))) for t in triples]
+
+
+def _line(triple: ox.Triple) -> str:
+    """N-Triples: one line per triple, each literal with its lexical form as written (escaped, so a
+    literal with line breaks stays on one line)."""
+    return f"{triple.subject} {triple.predicate} {triple.object} ."
 
 
 @dataclass
@@ -254,8 +331,11 @@ def _about(triple: str, entities: set[str]) -> bool:
 
 def diff_sides(old: Side, new: Side, settings) -> Diff:
     text = load_query(settings.queries_dir / "diff" / "aspects.rq").text
+    for side in (old, new):
+        if text not in side.aspects:
+            side.aspects[text] = _aspects(side.store, text)
     added, removed = _raw(old.store, new.store)
-    return Diff(old, new, _compare(_aspects(old.store, text), _aspects(new.store, text)), added, removed)
+    return Diff(old, new, _compare(old.aspects[text], new.aspects[text]), added, removed)
 
 
 def diff(old_ref: str, new_ref: str, settings) -> Diff:

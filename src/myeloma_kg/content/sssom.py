@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 
 from ..namespaces import DRUG
 from ..queries import QueryCatalog
 from ..graph.store import KnowledgeGraph
+from ..graph.version import graph_version
 
 CURIE_MAP = {
     "drug": str(DRUG),
@@ -31,13 +33,16 @@ def compact(iri: str) -> str:
 
 
 def sssom_tsv(kg: KnowledgeGraph, catalog: QueryCatalog, today: dt.date | None = None) -> str:
+    """The mapping set; its version is the graph's (``owl:versionInfo`` of the ontology header)."""
     date = (today or dt.date.today()).isoformat()
+    # quoted, so that YAML reads a version such as 1.0 as text, not as a number
+    version = json.dumps(graph_version(kg).version, ensure_ascii=False)
     rows = kg.select(catalog.get("drug-mappings").text) if "drug-mappings" in catalog.names() else []
     out = io.StringIO()
     header = [
         "mapping_set_id: https://w3id.org/myeloma-kg/mappings/drugs.sssom.tsv",
         "mapping_set_title: myeloma-kg drugs mapped to external drug vocabularies",
-        "mapping_set_version: 0.1.0",
+        f"mapping_set_version: {version}",
         f"mapping_date: {date}",
         "license: https://creativecommons.org/licenses/by/4.0/",
         "curie_map:",

@@ -2,8 +2,8 @@
 
 The reasoner checks the ontology and content for consistency and classifies them; what it adds
 (class memberships such as ``mkg:AntiCD38Regimen``, inferred subclass links and property values)
-becomes the ``inferred`` named graph.  The result is cached on disk, keyed by a hash of the
-reasoner's input, so it is computed once per change of the files, never per request.
+becomes the ``inferred`` named graph.  The result, consistent or not, is cached on disk, keyed by
+a hash of the reasoner's input, so it is computed once per change of the files, never per request.
 
 HermiT does not accept ``xsd:date`` (it is not in the OWL 2 datatype map), so triples with dates
 are left out of what it reads; they carry no logic.
@@ -12,6 +12,7 @@ are left out of what it reads; they carry no logic.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 import time
@@ -90,18 +91,48 @@ def reason(kg: KnowledgeGraph, cache_dir: Path | None = None) -> ReasoningResult
     """Classify the graph (or read the cached classification) and return what the reasoner adds."""
     # The key is the hash of the source files (blank-node labels make the serialised input
     # differ from one load to the next, so it cannot be hashed itself).
+    # An inconsistent or unsatisfiable result is kept too (in ``failed-<key>.json``), so checking
+    # the same broken content again does not start HermiT again.
     key = hashlib.sha256((REASONER_VERSION + kg.digest).encode()).hexdigest()[:32]
     cache_file = cache_dir / f"inferred-{key}.nt" if cache_dir is not None and kg.digest else None
+    failed_file = cache_dir / f"failed-{key}.json" if cache_file is not None else None
     if cache_file is not None and cache_file.is_file():
         triples = list(ox.parse(path=str(cache_file), format=ox.RdfFormat.N_TRIPLES))
         return ReasoningResult(consistent=True, inferred=triples, cached=True)
+    if failed_file is not None and failed_file.is_file():
+        known = _read_failure(failed_file)
+        if known is not None:
+            return known
     result = run_hermit(reasoner_input(kg))
-    if result.consistent and cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp")
-        tmp.write_bytes(ox.serialize(result.inferred, format=ox.RdfFormat.N_TRIPLES))
-        tmp.replace(cache_file)
+    if cache_file is not None:
+        if result.consistent:
+            _write_atomically(cache_file, ox.serialize(result.inferred, format=ox.RdfFormat.N_TRIPLES))
+        else:
+            failure = {"message": result.message, "unsatisfiable": result.unsatisfiable,
+                       "inferred": ox.serialize(result.inferred, format=ox.RdfFormat.N_TRIPLES).decode()}
+            _write_atomically(failed_file, json.dumps(failure, indent=1).encode())
     return result
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _read_failure(path: Path) -> ReasoningResult | None:
+    """A cached failed result, as the reasoner gave it; None when the file cannot be read (then the
+    reasoner runs again and the file is written anew)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        inferred = [q.triple for q in ox.parse(data["inferred"].encode(), format=ox.RdfFormat.N_TRIPLES)]
+        unsatisfiable = [str(iri) for iri in data["unsatisfiable"]]
+        message = str(data["message"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, SyntaxError):
+        return None
+    return ReasoningResult(consistent=False, unsatisfiable=unsatisfiable, inferred=inferred, cached=True,
+                           message=message)
 
 
 def materialise(kg: KnowledgeGraph, cache_dir: Path | None = None) -> ReasoningResult:

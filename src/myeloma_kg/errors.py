@@ -29,9 +29,9 @@ class StoreError(MyelomaKGError):
 class QueryNotFound(MyelomaKGError):
     """No query of that name or file exists."""
 
-    def __init__(self, name: str, known: list[str] | None = None) -> None:
+    def __init__(self, name: str, known: list[str] | None = None, message: str | None = None) -> None:
         hint = f" (known queries: {', '.join(known)})" if known else ""
-        super().__init__(f"no query named {name!r}{hint}")
+        super().__init__(message or f"no query named {name!r}{hint}")
         self.name = name
 
 

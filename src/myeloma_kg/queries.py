@@ -265,7 +265,8 @@ class QueryCatalog:
         try:
             return self._program[kind][stem]
         except KeyError:
-            raise QueryNotFound(f"{kind}/{stem}", [f"{kind}/{s}" for s in self._program.get(kind, {})]) from None
+            path = self.folder / kind / f"{stem}.rq"
+            raise QueryNotFound(f"{kind}/{stem}", message=f"the program needs the query {path}, which is missing") from None
 
     def resolve(self, name_or_file: str) -> NamedQuery:
         """A query by catalog name, or from a ``.rq`` file (with or without a header)."""

@@ -22,7 +22,7 @@ import pyoxigraph as ox
 
 from ..errors import DiffInputError, MyelomaKGError, ReleaseError
 from ..namespaces import PREFIXES
-from ..queries import load_query
+from ..queries import catalog_of
 from .release import MANIFEST, Release
 
 _GIT_TIMEOUT_S = 30
@@ -330,7 +330,7 @@ def _about(triple: str, entities: set[str]) -> bool:
 
 
 def diff_sides(old: Side, new: Side, settings) -> Diff:
-    text = load_query(settings.queries_dir / "diff" / "aspects.rq").text
+    text = catalog_of(settings.queries_dir).program_query("diff", "aspects").text
     for side in (old, new):
         if text not in side.aspects:
             side.aspects[text] = _aspects(side.store, text)

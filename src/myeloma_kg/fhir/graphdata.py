@@ -10,22 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MyelomaKGError
-from ..queries import load_query
+from ..queries import catalog_of
 from ..graph.store import KnowledgeGraph
 
 QUERY_FOLDER = "fhir"
 
 
-def fhir_queries_dir(queries_dir: Path) -> Path:
-    return queries_dir / QUERY_FOLDER
-
-
 def run(kg: KnowledgeGraph, queries_dir: Path, name: str) -> list[dict[str, Any]]:
     """The rows of ``queries/fhir/<name>.rq``."""
-    path = fhir_queries_dir(queries_dir) / f"{name}.rq"
-    if not path.is_file():
-        raise MyelomaKGError(f"the FHIR export needs the query {path}, which is missing")
-    named = load_query(path)
+    named = catalog_of(queries_dir).program_query(QUERY_FOLDER, name)
     return kg.select(named.text, named.bind({}))
 
 

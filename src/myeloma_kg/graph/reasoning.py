@@ -3,7 +3,8 @@
 The reasoner checks the ontology and content for consistency and classifies them; what it adds
 (class memberships such as ``mkg:AntiCD38Regimen``, inferred subclass links and property values)
 becomes the ``inferred`` named graph.  The result, consistent or not, is cached on disk, keyed by
-a hash of the reasoner's input, so it is computed once per change of the files, never per request.
+a hash of the source files (and ``REASONER_VERSION``), so it is computed once per change of the
+files, never per request.
 
 HermiT does not accept ``xsd:date`` (it is not in the OWL 2 datatype map), so triples with dates
 are left out of what it reads; they carry no logic.
@@ -21,7 +22,10 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from ..config import shipped_home
 from ..errors import ReasonerError
+from ..namespaces import ONTOLOGY_IRI
+from ..queries import catalog_of
 from .store import KnowledgeGraph
 
 XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"
@@ -32,7 +36,6 @@ OWL = "http://www.w3.org/2002/07/owl#"
 _OWL_SYNTAX = ("http://www.w3.org/1999/02/22-rdf-syntax-ns#", RDFS, OWL)  # the predicates of class expressions
 _IGNORED_TYPES = {OWL + "Thing", OWL + "NamedIndividual", OWL + "Nothing"}
 REASONER_VERSION = "hermit-3"
-ONTOLOGY_NS = "https://w3id.org/myeloma-kg/ontology"  # part of the cache key: bump when this module changes its output
 
 
 @dataclass
@@ -57,9 +60,8 @@ def reasoner_input(kg: KnowledgeGraph) -> bytes:
     """
     used_in_definitions = {
         row["p"]
-        for row in kg.select(
-            "SELECT DISTINCT ?p WHERE { ?r owl:onProperty ?p . ?p a owl:DatatypeProperty }"
-        )
+        for row in kg.select(catalog_of(shipped_home() / "queries").program_query(
+            "graph", "datatype-properties-in-definitions").text)
     }
     annotation = {
         t.subject.value
@@ -75,7 +77,7 @@ def reasoner_input(kg: KnowledgeGraph) -> bytes:
             continue
         if (
             isinstance(obj, ox.Literal)
-            and not triple.subject.value.startswith(ONTOLOGY_NS)
+            and not triple.subject.value.startswith(ONTOLOGY_IRI)
             and triple.predicate.value not in used_in_definitions
         ):
             continue

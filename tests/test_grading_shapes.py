@@ -3,39 +3,19 @@ recommendations and GRADE certainty ratings; each broken fixture is caught, the 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from myeloma_kg import KnowledgeGraph
-from myeloma_kg.content.checks import check_queries, check_shapes, load_shapes
-from myeloma_kg.cli.main import main
+from content_fixtures import GRADING, GRADING_BROKEN as BROKEN, VALID, check_command, expectation, harness  # noqa: F401
 
-GRADING = Path(__file__).parent / "fixtures" / "grading"
-VALID = GRADING / "valid-approved.ttl"
-BROKEN = sorted(GRADING.glob("broken-*.ttl"))
 DOMAINS = {"RiskOfBias": "risk of bias", "Inconsistency": "inconsistency", "Indirectness": "indirectness",
            "Imprecision": "imprecision", "PublicationBias": "publication bias"}
 
 
-@pytest.fixture(scope="module")
-def shapes(settings):
-    return load_shapes(settings.shapes_dir)
-
-
-def findings_with(path: Path, settings, shapes, kg):
-    graph = KnowledgeGraph.open(settings, extra=[path])
-    graph.set_inferred(kg.triples([kg.graph_names()[-1]]))  # the shipped classification
-    found = check_shapes(graph, shapes) + check_queries(graph, settings.checks_dir)[0]
-    return [f for f in found if f.severity == "violation"]
-
-
-def expectation(path: Path) -> tuple[str, str]:
-    match = re.match(r"# expect: (.+) (\S+)$", path.read_text().splitlines()[0])
-    assert match, f"{path.name} lacks its '# expect: RULE ENTITY' line"
-    return match.group(1), match.group(2)
+def findings_with(path: Path, harness):
+    """The violations found with the fixture added to the shipped graph (and its classification)."""
+    return [f for f in harness.findings(path) if f.severity == "violation"]
 
 
 def test_there_is_a_broken_fixture_for_every_rule_of_approval():
@@ -44,14 +24,14 @@ def test_there_is_a_broken_fixture_for_every_rule_of_approval():
         assert f"shape:ApprovedRecommendationShape/approved: {part}" in rules
 
 
-def test_the_valid_approved_fixture_passes(settings, shapes, kg):
-    assert findings_with(VALID, settings, shapes, kg) == []
+def test_the_valid_approved_fixture_passes(harness):
+    assert findings_with(VALID, harness) == []
 
 
 @pytest.mark.parametrize("fixture", BROKEN, ids=lambda p: p.stem)
-def test_broken_grading_is_caught(fixture, settings, shapes, kg):
+def test_broken_grading_is_caught(fixture, harness):
     rule, entity = expectation(fixture)
-    found = findings_with(fixture, settings, shapes, kg)
+    found = findings_with(fixture, harness)
     matching = [f for f in found if f.rule == rule]
     assert matching, f"{fixture.name}: expected {rule}, got {[f.line() for f in found]}"
     assert any(f.entity == entity for f in matching), [f.line() for f in matching]
@@ -59,24 +39,24 @@ def test_broken_grading_is_caught(fixture, settings, shapes, kg):
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
-def test_each_grade_domain_needs_a_judgement(domain, settings, shapes, kg, tmp_path):
+def test_each_grade_domain_needs_a_judgement(domain, harness, tmp_path):
     text = VALID.read_text()
     line = next(x for x in text.splitlines() if f"mkg:gradeDomain mkg:{domain} ;" in x)
     draft = tmp_path / "draft.ttl"
     draft.write_text(text.replace(line + "\n", ""))
-    rules = {(f.rule, f.entity) for f in findings_with(draft, settings, shapes, kg)}
+    rules = {(f.rule, f.entity) for f in findings_with(draft, harness)}
     assert (f"shape:CertaintyAssessmentShape/{DOMAINS[domain]}", "grading:TEST-ikema-pfs-certainty") in rules
     assert len({r for r, _ in rules if r.startswith("shape:CertaintyAssessmentShape/")}) == 1, rules
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
-def test_each_grade_domain_needs_its_reason(domain, settings, shapes, kg, tmp_path):
+def test_each_grade_domain_needs_its_reason(domain, harness, tmp_path):
     text = VALID.read_text()
     reason = f'; mkg:judgementReason "Test fixture reason for {DOMAINS[domain]}." '
     assert reason in text
     draft = tmp_path / "draft.ttl"
     draft.write_text(text.replace(reason, ""))
-    found = findings_with(draft, settings, shapes, kg)
+    found = findings_with(draft, harness)
     assert any(f.rule == f"shape:CertaintyAssessmentShape/{DOMAINS[domain]}"
                and f.entity == "grading:TEST-ikema-pfs-certainty" and "reason" in f.message for f in found)
     assert any(f.rule == "shape:DomainJudgementShape/reason" for f in found)
@@ -101,13 +81,13 @@ def test_no_outcome_of_the_shipped_graph_carries_an_invented_certainty(kg):
 
 def test_check_catches_an_approved_draft_without_strength():
     fixture = GRADING / "broken-approved-without-strength.ttl"
-    result = CliRunner().invoke(main, ["check", "--with", str(fixture)])
+    result = check_command("--with", str(fixture))
     assert result.exit_code == 1, result.output
     assert "rec:TEST-approved: an approved recommendation needs a strength" in result.output
     assert "FAILED" in result.output
 
 
 def test_check_passes_a_complete_approved_draft():
-    result = CliRunner().invoke(main, ["check", "--with", str(VALID)])
+    result = check_command("--with", str(VALID))
     assert result.exit_code == 0, result.output
     assert "PASSED" in result.output

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pyshacl
 import rdflib
-from rdflib.namespace import RDF, SH
+from rdflib.collection import Collection
+from rdflib.namespace import OWL, RDF, RDFS, SH
 
 from ..config import Settings
 from ..namespaces import compact
@@ -81,9 +82,18 @@ def check_reasoner(kg: KnowledgeGraph, settings: Settings) -> list[Finding]:
 
 
 def check_shapes(kg: KnowledgeGraph, shapes: rdflib.Graph) -> list[Finding]:
-    data = kg.to_rdflib(kg.graph_names(inferred=True))
+    # the copy is this call's own, so pySHACL need not copy it again
+    return shacl_findings(kg.to_rdflib(kg.graph_names(inferred=True)), shapes, inplace=True)
+
+
+def shacl_findings(data: rdflib.Graph, shapes: rdflib.Graph, inplace: bool = False) -> list[Finding]:
+    """What pySHACL finds in ``data`` (an rdflib graph) against ``shapes``, as findings.
+
+    With ``inplace`` pySHACL works on ``data`` itself instead of a copy (copying is most of its
+    time); it changes the graph only when the shapes carry SHACL rules (``sh:rule``).
+    """
     conforms, report, _text = pyshacl.validate(
-        data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True
+        data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True, inplace=inplace
     )
     findings = []
     for result in report.subjects(RDF.type, SH.ValidationResult):
@@ -103,6 +113,135 @@ def _shape_name(shapes: rdflib.Graph, shape) -> str:
         name = shapes.value(shape, SH.name)
         return f"{compact(str(parent))}/{name}" if name else compact(str(parent))
     return "shape"
+
+
+# -- SHACL for the nodes a few added triples can affect -------------------------------------------
+#
+# Adding triples to a graph that has been validated can change the result only for the nodes whose
+# validation reads them.  With simple paths, a shape reads the focus node's own triples and, through
+# sh:class, sh:node, sh:property, sh:qualifiedValueShape and the logical constraints, those of nodes a
+# bounded number of steps away; so the nodes to validate again are the added triples' subjects and
+# objects and the nodes that many steps before a subject.  Target membership changes only for those
+# nodes too, unless a class hierarchy changes; SPARQL targets are left as they are (every node they
+# select is validated).  Anything this cannot bound makes it validate the whole graph instead.
+
+# Shape parameters that read only the focus node's own triples, or the value terms themselves.
+_LOCAL = {SH.path, SH.name, SH.description, SH.message, SH.severity, SH.order, SH.group, SH.deactivated,
+          SH.defaultValue, SH.minCount, SH.maxCount, SH.datatype, SH.nodeKind, SH.minLength, SH.maxLength,
+          SH.pattern, SH.flags, SH.languageIn, SH.uniqueLang, SH["in"], SH.hasValue, SH.minInclusive,
+          SH.minExclusive, SH.maxInclusive, SH.maxExclusive, SH.equals, SH.disjoint, SH.lessThan,
+          SH.lessThanOrEquals, SH.qualifiedMinCount, SH.qualifiedMaxCount, SH.closed, SH.ignoredProperties}
+_PLAIN_TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf)
+_NESTED = {SH.node, SH.property, SH.qualifiedValueShape, SH["not"]}  # a shape the value nodes must meet
+_NESTED_LISTS = {SH["and"], SH["or"], SH.xone}
+
+
+def shape_reach(shapes: rdflib.Graph) -> int | None:
+    """How many steps away from a focus node the shapes read triples (0: only the node's own);
+    None when they use something this does not bound (complex paths, SPARQL constraints, cycles)."""
+    tops = {s for p in (*_PLAIN_TARGETS, SH.target) for s in shapes.subjects(p, None)}
+    reach = 0
+    for shape in tops:
+        steps = _reach(shapes, shape, ())
+        if steps is None:
+            return None
+        reach = max(reach, steps)
+    return reach
+
+
+def _reach(shapes: rdflib.Graph, shape, seen: tuple) -> int | None:
+    if shape in seen:
+        return None
+    seen += (shape,)
+    path = shapes.value(shape, SH.path)
+    if path is not None and not isinstance(path, rdflib.URIRef):
+        return None
+    deepest = -1  # how far past the value nodes the constraints read (-1: none of their triples)
+    for predicate, value in shapes.predicate_objects(shape):
+        if not str(predicate).startswith(str(SH)) or predicate in _LOCAL or predicate in _PLAIN_TARGETS \
+                or predicate == SH.target:
+            continue
+        if predicate == SH["class"]:
+            nested: list[int | None] = [0]  # the value nodes' types
+        elif predicate in _NESTED:
+            nested = [_reach(shapes, value, seen)]
+        elif predicate in _NESTED_LISTS:
+            nested = [_reach(shapes, member, seen) for member in Collection(shapes, value)]
+        else:
+            return None
+        for steps in nested:
+            if steps is None:
+                return None
+            deepest = max(deepest, steps)
+    if deepest < 0:
+        return 0
+    return (1 if path is not None else 0) + deepest
+
+
+def affected_nodes(data: rdflib.Graph, shapes: rdflib.Graph, added) -> set | None:
+    """The nodes whose SHACL result can differ because ``data`` holds the ``added`` triples; None
+    when that cannot be told (a class or the class hierarchy is touched, or see ``shape_reach``)."""
+    reach = shape_reach(shapes)
+    if reach is None:
+        return None
+    subjects = {s for s, _p, _o in added}
+    if any(_is_class(data, s) for s in subjects):
+        return None
+    reached = set(subjects)
+    frontier = set(subjects)
+    for _ in range(reach):
+        frontier = {n for s in frontier for n in data.subjects(None, s)} - reached
+        reached |= frontier
+    return reached | {o for _s, _p, o in added if not isinstance(o, rdflib.Literal)}
+
+
+def _is_class(data: rdflib.Graph, node) -> bool:
+    return ((None, RDF.type, node) in data or (node, RDFS.subClassOf, None) in data
+            or (None, RDFS.subClassOf, node) in data or (node, RDF.type, OWL.Class) in data
+            or (node, RDF.type, RDFS.Class) in data)
+
+
+def narrow_shapes(shapes: rdflib.Graph, data: rdflib.Graph, nodes: set) -> rdflib.Graph | None:
+    """A copy of ``shapes`` whose class, node, subjects-of and objects-of targets are replaced by
+    ``sh:targetNode`` for those of ``nodes`` they select in ``data`` (SPARQL targets stay); None
+    when a shape is also a class (an implicit class target, which this does not rewrite)."""
+    if any((None, RDF.type, kind) in shapes for kind in (RDFS.Class, OWL.Class)):
+        return None
+    narrowed = rdflib.Graph()
+    for triple in shapes:
+        narrowed.add(triple)
+    for shape in {s for p in _PLAIN_TARGETS for s in shapes.subjects(p, None)}:
+        selected = [n for n in nodes if _selects(shapes, shape, data, n)]
+        for predicate in _PLAIN_TARGETS:
+            narrowed.remove((shape, predicate, None))
+        for node in selected:
+            narrowed.add((shape, SH.targetNode, node))
+    return narrowed
+
+
+def _selects(shapes: rdflib.Graph, shape, data: rdflib.Graph, node) -> bool:
+    """Whether one of the shape's plain targets selects ``node`` in ``data`` (as pySHACL does)."""
+    if node in set(shapes.objects(shape, SH.targetNode)):
+        return True
+    classes = set(shapes.objects(shape, SH.targetClass))
+    if classes and any(classes & set(data.transitive_objects(t, RDFS.subClassOf))
+                       for t in data.objects(node, RDF.type)):
+        return True
+    if any((node, p, None) in data for p in shapes.objects(shape, SH.targetSubjectsOf)):
+        return True
+    return any((None, p, node) in data for p in shapes.objects(shape, SH.targetObjectsOf))
+
+
+def check_shapes_focused(data: rdflib.Graph, shapes: rdflib.Graph, added) -> list[Finding]:
+    """``shacl_findings`` for only the nodes that the ``added`` triples (already in ``data``) can
+    affect.  What it leaves out are findings on other nodes, which the graph without those triples
+    has as well: for a graph that passes, this is everything ``shacl_findings`` finds.  When the
+    affected nodes cannot be told, it is ``shacl_findings`` itself."""
+    added = list(added)
+    nodes = affected_nodes(data, shapes, added)
+    narrowed = narrow_shapes(shapes, data, nodes) if nodes is not None else None
+    no_rules = (None, SH.rule, None) not in shapes
+    return shacl_findings(data, shapes if narrowed is None else narrowed, inplace=no_rules)
 
 
 def check_queries(kg: KnowledgeGraph, folder: Path) -> tuple[list[Finding], int]:

@@ -17,7 +17,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SH
 
 from ..config import Settings
 from ..namespaces import compact
-from ..queries import load_query
+from ..queries import catalog_of
 from ..graph.reasoning import reason
 from ..graph.store import KnowledgeGraph, load_shapes_graph
 
@@ -245,17 +245,18 @@ def check_shapes_focused(data: rdflib.Graph, shapes: rdflib.Graph, added) -> lis
 
 
 def check_queries(kg: KnowledgeGraph, folder: Path) -> tuple[list[Finding], int]:
+    """The findings of every ``*-violation.rq`` of ``folder`` (``queries/checks/``, read through the
+    query catalog) and the number of queries run."""
+    queries = [q for q in catalog_of(folder.parent).folder_queries(folder.name) if q.path.name.endswith("-violation.rq")]
     findings = []
-    files = sorted(folder.glob("*-violation.rq"))
-    for path in files:
-        query = load_query(path)
+    for query in queries:
         for row in kg.select(query.text):
             entity = row.get("entity") or "graph"
             message = row.get("message") or query.summary
             findings.append(
                 Finding("sparql", query.name, compact(str(entity)), str(message), str(row.get("severity") or "violation"))
             )
-    return findings, len(files)
+    return findings, len(queries)
 
 
 def run_checks(kg: KnowledgeGraph, settings: Settings) -> CheckReport:

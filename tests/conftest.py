@@ -16,6 +16,9 @@ import pytest
 from myeloma_kg import Settings, load_graph
 from myeloma_kg.queries import QueryCatalog
 
+# Fixture modules every test may use: the triple stores (stores.py) and the content-fixture harness.
+pytest_plugins = ["stores", "content_fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -17,11 +17,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from pathlib import Path
 
-from conftest import _free_port, _wait_for
+from conftest import ROOT, _free_port, _wait_for
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "patients"
+EXAMPLES = ROOT / "examples" / "patients"
 
 
 def _post(url: str, body: bytes, content_type: str) -> int:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import _free_port  # noqa: F401  (tests/ is on the path)
 from myeloma_kg import Settings, load_graph
 from myeloma_kg.web import create_app
-from stores import oxigraph_url, store_url, virtuoso, virtuoso_url  # noqa: F401
 
 from .conftest import COUNT_ALL
 from .test_no_outbound import DATASET_QUERIES, HARMLESS, SERVICE_QUERIES, UPDATES, fill

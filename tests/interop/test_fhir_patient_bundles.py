@@ -13,7 +13,6 @@ import copy
 import datetime as dt
 import json
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -21,7 +20,8 @@ from click.testing import CliRunner
 from myeloma_kg.cli.main import main
 from myeloma_kg.patients import fhir_bundle as fhir_patient
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import ROOT
+
 FHIR = ROOT / "examples" / "fhir"
 JSON = ROOT / "examples" / "patients"
 EXPECTED = json.loads((ROOT / "examples" / "expected-outcomes.json").read_text())

@@ -16,6 +16,8 @@ from myeloma_kg.fhir.ids import ID_RULE, NCIT, RXNORM, fhir_id, local_name
 from myeloma_kg.fhir.conformance import bundle_problems, model_class, problems, project_problems
 from myeloma_kg.namespaces import ONTOLOGY_IRI
 
+from conftest import FIXTURES
+
 HR = "http://terminology.hl7.org/CodeSystem/statistic-type"
 
 
@@ -349,7 +351,7 @@ def approved_kg(settings, tmp_path_factory):
     from myeloma_kg import load_graph
 
     fixture = tmp_path_factory.mktemp("grading") / "approved.ttl"  # with the identifier a PlanDefinition is named by
-    fixture.write_text((Path(__file__).resolve().parents[1] / "fixtures" / "grading" / "valid-approved.ttl").read_text()
+    fixture.write_text((FIXTURES / "grading" / "valid-approved.ttl").read_text()
                        + '\nrec:TEST-approved mkg:identifier "TEST-approved" .\n')
     return load_graph(settings, reason=False, extra=[fixture])
 

@@ -20,7 +20,8 @@ import pytest
 
 from myeloma_kg import config
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
 SHIPPED = "myeloma_kg.shipped."
 # Files of web/ that build the editor or document it but are not read when the program runs.

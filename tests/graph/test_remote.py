@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import re
 import time
-from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
@@ -27,11 +26,9 @@ from myeloma_kg.errors import StoreError
 from myeloma_kg.graph.remote import RemoteStore, bind_values, own_dataset
 from myeloma_kg.graph.store import META_GRAPH
 
-from conftest import _free_port
-from stores import (ENGINE, LOAD_ENV, load_into, oxigraph_read_only, oxigraph_server, oxigraph_url,  # noqa: F401
-                    store_url, virtuoso, virtuoso_env, virtuoso_server, virtuoso_url)
+from conftest import FIXTURES, ROOT, _free_port
+from stores import ENGINE, LOAD_ENV, load_into, oxigraph_read_only, oxigraph_server, virtuoso_env, virtuoso_server
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "patients"
 GRAPH = "https://w3id.org/myeloma-kg/graph/"
 
@@ -394,7 +391,7 @@ def test_a_result_cut_at_the_row_limit_is_an_error_not_a_short_answer(small_virt
 
 @pytest.fixture(scope="module")
 def rxnorm_endpoint(tmp_path_factory):
-    fixture = Path(__file__).parent / "fixtures" / "rxnorm" / "rxnorm-as-rdf.ttl"
+    fixture = FIXTURES / "rxnorm" / "rxnorm-as-rdf.ttl"
     with oxigraph_read_only(tmp_path_factory.mktemp("rxnorm-rdf"), fixture) as url:
         yield url
 

@@ -1,4 +1,4 @@
-"""Issue 10, section 5: the dosing queries show the dose of each phase, not the schedule's main dose.
+"""The dosing queries show the dose of each phase, not the schedule's main dose.
 
 One test per regimen with a split or stepped schedule: the stored phase doses (DKd's split first
 daratumumab dose of 8 mg/kg on days 1 and 2, teclistamab's step-up and later doses, carfilzomib's

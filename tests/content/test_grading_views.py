@@ -4,14 +4,15 @@ and on the recommendation pages, on the shipped graph and with the approved fixt
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from myeloma_kg import KnowledgeGraph
 from myeloma_kg.errors import QueryParameterError
 
-VALID = Path(__file__).parent / "fixtures" / "grading" / "valid-approved.ttl"
+from conftest import FIXTURES
+
+VALID = FIXTURES / "grading" / "valid-approved.ttl"
 OUTCOME = "https://w3id.org/myeloma-kg/outcome/"
 REC = "https://w3id.org/myeloma-kg/recommendation/"
 

@@ -16,14 +16,12 @@ import urllib.error
 import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from conftest import _free_port, _wait_for
+from conftest import ROOT, _free_port, _wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 FHIR = ROOT / "examples" / "fhir"
 JSON = ROOT / "examples" / "patients"
 SERVICE = "myeloma-kg-anti-cd38"

@@ -1,4 +1,4 @@
-"""Issue 10, sections 1, 2 and 6: the content behind the new answers.
+"""The content behind eligibility, partner trials and source notes.
 
 The eligibility limits are data (mkg:RegimenEligibility) with their sources; the partner trials that
 the source notes lack are recorded only by design and flagged; stale notes are gone.

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
+
+from conftest import ROOT
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("MYELOMA_KG_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS = Path(__file__).resolve().parents[1] / ".screenshots"
+SHOTS = ROOT / ".screenshots"
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 
@@ -62,7 +63,7 @@ def test_query_editor_runs_a_named_query_and_shows_the_table(page, live_server):
 
 
 def test_patient_form_shows_the_recommendation(page, live_server):
-    record = (Path(__file__).resolve().parents[1] / "examples" / "patients" / "dara-refractory-recent.json").read_text()
+    record = (ROOT / "examples" / "patients" / "dara-refractory-recent.json").read_text()
     page.goto(live_server + "/patient")
     page.fill("#record", record)
     page.fill("#as_of", "2026-11-24")

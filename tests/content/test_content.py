@@ -1,4 +1,4 @@
-"""The guideline content: counts the issue asks for, evidence status, reasoner classification."""
+"""The guideline content: counts of what it holds, evidence status, reasoner classification."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 10: the examples written for its rules, one rule each (``ruleExamples`` in
+"""The examples written for the eligibility, history and patient-factor rules, one rule each (``ruleExamples`` in
 examples/expected-outcomes.json), and the aspects of their outcomes that the general example tests
 (tests/test_patients.py) do not read: the current line's state, the target of an earlier
 immunotherapy, supportive care that must or must not appear, cautions that must not appear, and
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 
 from myeloma_kg.patients.read import read_file
 from myeloma_kg.patients.recommend import render_text
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 EXAMPLES = ROOT / "examples" / "patients"
 EXPECTED = json.loads((ROOT / "examples" / "expected-outcomes.json").read_text(encoding="utf-8"))
 AS_OF = dt.date.fromisoformat(EXPECTED["asOf"])
@@ -38,7 +38,7 @@ def outcome(recommender):
 
 
 def _aspect(key):
-    return [pytest.param(n, id=n) for n, v in CASES.items() if key in v.get("issue10", {})]
+    return [pytest.param(n, id=n) for n, v in CASES.items() if key in v.get("ruleDetails", {})]
 
 
 def test_every_rule_has_its_own_example():
@@ -52,7 +52,7 @@ def test_every_rule_has_its_own_example():
 @pytest.mark.parametrize("name", _aspect("currentLineState"))
 def test_current_line_state(outcome, name):
     result = outcome(name)
-    assert result["currentLine"]["state"] == CASES[name]["issue10"]["currentLineState"]
+    assert result["currentLine"]["state"] == CASES[name]["ruleDetails"]["currentLineState"]
     assert result["currentLine"]["line"] == result["derived"]["priorLines"]
 
 
@@ -66,8 +66,8 @@ def test_ongoing_responding_line_gets_nothing_and_says_why(outcome):
 @pytest.mark.parametrize("name", _aspect("priorTargetedTherapy"))
 def test_prior_target_is_named(outcome, name):
     result = outcome(name)
-    assert result["derived"]["priorTargetedTherapy"] == CASES[name]["issue10"]["priorTargetedTherapy"]
-    target = CASES[name]["issue10"]["priorTargetedTherapy"][0]["target"]
+    assert result["derived"]["priorTargetedTherapy"] == CASES[name]["ruleDetails"]["priorTargetedTherapy"]
+    target = CASES[name]["ruleDetails"]["priorTargetedTherapy"][0]["target"]
     assert f"earlier {target}-directed therapy" in render_text(result)
 
 
@@ -78,14 +78,14 @@ def test_no_target_history_gives_an_empty_list(outcome):
 @pytest.mark.parametrize("name", _aspect("supportiveCareIncludes"))
 def test_supportive_care_includes(outcome, name):
     actions = {a["action"] for a in outcome(name)["supportiveCare"]}
-    missing = set(CASES[name]["issue10"]["supportiveCareIncludes"]) - actions
+    missing = set(CASES[name]["ruleDetails"]["supportiveCareIncludes"]) - actions
     assert not missing, missing
 
 
 @pytest.mark.parametrize("name", _aspect("supportiveCareExcludes"))
 def test_supportive_care_excludes(outcome, name):
     actions = {a["action"] for a in outcome(name)["supportiveCare"]}
-    present = set(CASES[name]["issue10"]["supportiveCareExcludes"]) & actions
+    present = set(CASES[name]["ruleDetails"]["supportiveCareExcludes"]) & actions
     assert not present, present
 
 
@@ -105,7 +105,7 @@ def test_care_items_carry_status_source_and_the_regimens_they_serve(outcome):
 @pytest.mark.parametrize("name", _aspect("cautionsAbsent"))
 def test_cautions_absent(outcome, name):
     result = outcome(name)
-    for text in CASES[name]["issue10"]["cautionsAbsent"]:
+    for text in CASES[name]["ruleDetails"]["cautionsAbsent"]:
         for item in result["recommended"]:
             assert not any(text in c for c in item["cautions"]), (item["label"], text)
     assert not any(item["rechallenge"] for item in result["recommended"])
@@ -119,7 +119,7 @@ def test_rechallenge_caution_still_shown_for_a_real_rechallenge(outcome):
 @pytest.mark.parametrize("name", _aspect("evidenceIncludes"))
 def test_partner_trials_listed_as_evidence(outcome, name):
     items = {i["regimen"].rsplit("/", 1)[1]: i for i in outcome(name)["recommended"]}
-    for regimen, studies in CASES[name]["issue10"]["evidenceIncludes"].items():
+    for regimen, studies in CASES[name]["ruleDetails"]["evidenceIncludes"].items():
         listed = {e["trial"] for e in items[regimen]["evidence"]}
         assert {T + s for s in studies} <= listed, (regimen, listed)
         assert all(e["nctId"] is None for e in items[regimen]["evidence"] if e["trial"] in {T + s for s in studies})

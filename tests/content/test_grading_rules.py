@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from content_fixtures import GRADING, GRADING_BROKEN as BROKEN, VALID, check_command, expectation, harness  # noqa: F401
+from content_fixtures import GRADING, GRADING_BROKEN as BROKEN, VALID, check_command, expectation
 
 DOMAINS = {"RiskOfBias": "risk of bias", "Inconsistency": "inconsistency", "Indirectness": "indirectness",
            "Imprecision": "imprecision", "PublicationBias": "publication bias"}

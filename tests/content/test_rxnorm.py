@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,8 +11,10 @@ from myeloma_kg import Settings, load_graph
 from myeloma_kg.cli.main import main
 from myeloma_kg.patients.recommend import Recommender
 
-FIXTURE = Path(__file__).parent / "fixtures" / "rxnorm"
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "patients" / "dara-refractory-recent.json"
+from conftest import FIXTURES, ROOT
+
+FIXTURE = FIXTURES / "rxnorm"
+EXAMPLE = ROOT / "examples" / "patients" / "dara-refractory-recent.json"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -21,7 +20,8 @@ from myeloma_kg.cli.main import main
 from myeloma_kg.patients.read import read_file
 from myeloma_kg.patients.records import UnreadableRecord
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 EXAMPLES = ROOT / "examples" / "patients"
 EXPECTED = json.loads((EXAMPLES.parent / "expected-outcomes.json").read_text(encoding="utf-8"))
 AS_OF = dt.date.fromisoformat(EXPECTED["asOf"])
@@ -32,7 +32,7 @@ MKG = "https://w3id.org/myeloma-kg/ontology#"
 REGIMEN = "https://w3id.org/myeloma-kg/regimen/"
 DRUG = "https://w3id.org/myeloma-kg/drug/"
 # after two prior lines (the dara-refractory examples) the class switch is CAR T cells; bispecific
-# antibody monotherapy needs three or more prior lines (issue 10: the limits of MajesTEC-1 and the others)
+# antibody monotherapy needs three or more prior lines (the limits of MajesTEC-1 and the others)
 CLASS_SWITCH = [REGIMEN + n for n in ("CiltaCel", "IdeCel")]
 BISPECIFIC_MONOTHERAPY = [REGIMEN + n for n in ("TecMono", "ElraMono", "TalMono", "LinvoMono")]
 RECORD_SUFFIXES = (".json", ".jsonld", ".ttl")

@@ -1,14 +1,15 @@
-"""Issue 10: the web patient page shows the current line, an earlier target, and a supportive-care
+"""The web patient page shows the current line, an earlier target, and a supportive-care
 heading that fits what is offered (not only anti-CD38 regimens)."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+
+from conftest import ROOT
 
 
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "patients"
+EXAMPLES = ROOT / "examples" / "patients"
 
 
 def _post(client, name):

@@ -5,17 +5,17 @@ what a fixture can affect, finds what a whole-graph run and the command find."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import rdflib
 from rdflib.namespace import RDFS
 
-from content_fixtures import (ALL_BROKEN, BROKEN, VALID, check_command, expectation, harness,  # noqa: F401
-                              whole_graph_findings)
+from content_fixtures import ALL_BROKEN, BROKEN, VALID, check_command, expectation, whole_graph_findings
 from myeloma_kg import KnowledgeGraph
 from myeloma_kg.content.checks import affected_nodes, check_reasoner, load_shapes, run_checks, shape_reach
 from myeloma_kg.queries import load_query
+
+from conftest import ROOT
 
 
 def test_the_shipped_graph_passes_every_check(kg, settings):
@@ -44,7 +44,7 @@ def test_broken_content_is_caught(fixture, settings, harness):
     assert all(f.message for f in matching)
 
 
-VIOLATION_QUERIES = sorted((Path(__file__).resolve().parents[1] / "queries" / "checks").glob("*-violation.rq"))
+VIOLATION_QUERIES = sorted((ROOT / "queries" / "checks").glob("*-violation.rq"))
 
 
 @pytest.mark.parametrize("query", VIOLATION_QUERIES, ids=lambda p: p.stem)

@@ -1,4 +1,4 @@
-"""Issue 10: the new record keys - dialysis, cardiacHistory (true/false or a list of conditions) and a
+"""The record keys for patient factors - dialysis, cardiacHistory (true/false or a list of conditions) and a
 line's toxicity - read from plain JSON, JSON-LD and Turtle, and refused in clinical words when wrong."""
 
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+
 AS_OF = dt.date(2026, 11, 24)
 BASE = json.loads((ROOT / "examples" / "patients" / "cardiac-history-carfilzomib.json").read_text())
 MKG = "https://w3id.org/myeloma-kg/ontology#"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import rdflib
 
+from conftest import ROOT
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "patients"
+
+EXAMPLES = ROOT / "examples" / "patients"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?d a mkg:AntiCD38Antibody }"
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 

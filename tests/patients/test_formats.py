@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 
 from myeloma_kg.patients.read import read_file
 from myeloma_kg.patients.records import CONTEXT_FILE, UnreadableRecord
 
-FIXTURES = Path(__file__).parent / "fixtures" / "patients"
+from conftest import FIXTURES
+
+FIXTURES = FIXTURES / "patients"
 AS_OF = dt.date(2026, 11, 24)
 PLAIN = {"id": "P1", "age": 70, "therapyLines": [{"line": 1, "drugs": ["lenalidomide"], "start": "2021-01-01",
                                                    "end": "2022-01-01", "progressionDate": "2021-12-01",

@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 YASGUI := web/static/vendor/yasgui/yasgui.min.js
 
-.PHONY: run test check install bench wheel smoke clean
+.PHONY: run test lint check install bench wheel smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ run: $(STAMP) $(YASGUI)
 
 test: $(STAMP) $(YASGUI)
 	$(BIN)/python -m pytest
+
+# ruff (pyflakes, pycodestyle, import order, bugbear, pyupgrade) and mypy on the typed modules.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/mypy
 
 check: $(STAMP)
 	$(BIN)/myeloma-kg check

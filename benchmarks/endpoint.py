@@ -18,7 +18,8 @@ import time
 import urllib.parse
 import urllib.request
 
-QUERY = "SELECT ?r ?label WHERE { ?r a <https://w3id.org/myeloma-kg/ontology#AntiCD38Regimen> ; <http://www.w3.org/2000/01/rdf-schema#label> ?label }"
+QUERY = ("SELECT ?r ?label WHERE { ?r a <https://w3id.org/myeloma-kg/ontology#AntiCD38Regimen> ; "
+         "<http://www.w3.org/2000/01/rdf-schema#label> ?label }")
 
 
 def free_port() -> int:

@@ -42,9 +42,10 @@ import threading
 import time
 from pathlib import Path
 
-from _common import kib, percentile, process_tree
 from myeloma_kg import Settings, load_graph
 from myeloma_kg.patients.recommend import Recommender
+
+from _common import kib, percentile, process_tree
 
 AS_OF = dt.date(2026, 11, 24)
 LINES = [

@@ -23,9 +23,9 @@ import rdflib
 from rdflib.plugins.sparql import prepareQuery
 
 from myeloma_kg import Settings, load_graph
+from myeloma_kg.graph.store import to_rdflib_term
 from myeloma_kg.namespaces import GRAPH_GUIDELINE, PREFIXES
 from myeloma_kg.queries import QueryCatalog
-from myeloma_kg.graph.store import to_rdflib_term
 
 
 def quads_of(kg, copies: int) -> list[ox.Quad]:

@@ -28,10 +28,11 @@ import atexit
 import contextlib
 import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import platformdirs
 
@@ -157,7 +158,7 @@ class Settings:
             return self.cache_dir
         return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Settings":
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> Settings:
         """A copy with the given fields replaced; ``None`` values are ignored."""
         if not overrides:
             return self
@@ -174,7 +175,7 @@ class Settings:
     @classmethod
     def load(
         cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
-    ) -> "Settings":
+    ) -> Settings:
         """Defaults, then ``overrides``, then ``MYELOMA_KG_*`` variables of ``environ``."""
         env = os.environ if environ is None else environ
         settings = cls().with_overrides(overrides)

@@ -10,12 +10,12 @@ import pytest
 import rdflib
 from rdflib.namespace import RDFS
 
-from content_fixtures import ALL_BROKEN, BROKEN, VALID, check_command, expectation, whole_graph_findings
 from myeloma_kg import KnowledgeGraph
 from myeloma_kg.content.checks import affected_nodes, check_reasoner, load_shapes, run_checks, shape_reach
 from myeloma_kg.queries import load_query
 
 from conftest import ROOT
+from content_fixtures import ALL_BROKEN, BROKEN, VALID, check_command, expectation, whole_graph_findings
 
 
 def test_the_shipped_graph_passes_every_check(kg, settings):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from content_fixtures import GRADING, GRADING_BROKEN as BROKEN, VALID, check_command, expectation
+from content_fixtures import GRADING, VALID, check_command, expectation
+from content_fixtures import GRADING_BROKEN as BROKEN
 
 DOMAINS = {"RiskOfBias": "risk of bias", "Inconsistency": "inconsistency", "Indirectness": "indirectness",
            "Imprecision": "imprecision", "PublicationBias": "publication bias"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 from rdflib import OWL, RDF, RDFS, SKOS, Graph, Namespace, URIRef
 from rdflib.namespace import DCTERMS

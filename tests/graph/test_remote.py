@@ -10,7 +10,6 @@ no allowance for either engine.
 from __future__ import annotations
 
 import dataclasses
-
 import datetime as dt
 import json
 import re

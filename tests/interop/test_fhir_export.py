@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from myeloma_kg.cli.main import main
 from myeloma_kg.errors import MyelomaKGError
+from myeloma_kg.fhir.conformance import bundle_problems, model_class, problems, project_problems
 from myeloma_kg.fhir.export import build
 from myeloma_kg.fhir.ids import ID_RULE, NCIT, RXNORM, fhir_id, local_name
-from myeloma_kg.fhir.conformance import bundle_problems, model_class, problems, project_problems
 from myeloma_kg.namespaces import ONTOLOGY_IRI
 
 from conftest import FIXTURES
@@ -370,7 +370,7 @@ def test_review_and_approval_reach_the_plan_definition(settings, approved_kg, ve
     assert approved["status"] == "active" and approved["experimental"] is False
     assert approved["approvalDate"] == "2026-12-02" and approved["lastReviewDate"] == "2026-12-02"
     assert approved["reviewer"] == [{"name": "Test approver (fixture)"}]
-    for rid, plan in plans.items():
+    for plan in plans.values():
         if plan is not approved:
             assert plan["status"] == "draft" and not {"approvalDate", "lastReviewDate", "reviewer"} & set(plan)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from myeloma_kg.fhir.export import build
 from myeloma_kg.fhir.conformance import model_class, problems
+from myeloma_kg.fhir.export import build
 
 R4_ACCEPT = {"Accept": "application/fhir+json; fhirVersion=4.0"}
 

@@ -11,7 +11,6 @@ import pytest
 
 from conftest import ROOT
 
-
 AS_OF = dt.date(2026, 11, 24)
 BASE = json.loads((ROOT / "examples" / "patients" / "cardiac-history-carfilzomib.json").read_text())
 MKG = "https://w3id.org/myeloma-kg/ontology#"

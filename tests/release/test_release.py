@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from myeloma_kg import load_graph
 from myeloma_kg.cli.main import main
 from myeloma_kg.content.diff import _raw, diff
-from myeloma_kg.errors import ReleaseError
 from myeloma_kg.content.release import CHECKSUMS, MANIFEST, Release, known_releases, version_key, write_release
+from myeloma_kg.errors import ReleaseError
 from myeloma_kg.web import create_app
 
 from conftest import ROOT

@@ -13,7 +13,6 @@ import socket
 
 import pytest
 
-
 COUNT_ALL = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 
 

@@ -46,8 +46,8 @@ from hypothesis import strategies as st
 from myeloma_kg.namespaces import BASE
 from myeloma_kg.queries import QueryCatalog
 
-from conftest import FUZZ_CAMPAIGN, ROOT, _free_port, _wait_for
 from .conftest import COUNT_ALL, Trap
+from conftest import FUZZ_CAMPAIGN, ROOT, _free_port, _wait_for
 
 # -- the budget ------------------------------------------------------------------------------
 
@@ -656,7 +656,7 @@ class RealServer:
             while time.monotonic() < deadline:
                 try:
                     chunk = conn.recv(65536)
-                except socket.timeout:
+                except TimeoutError:
                     break
                 if not chunk:
                     break

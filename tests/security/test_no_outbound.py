@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from myeloma_kg.sparql import service as sparql_service
 from myeloma_kg.errors import SparqlRequestError
+from myeloma_kg.sparql import service as sparql_service
 from myeloma_kg.sparql.guard import check_query
 
 from .conftest import COUNT_ALL

@@ -11,7 +11,6 @@ import rdflib
 
 from conftest import ROOT
 
-
 EXAMPLES = ROOT / "examples" / "patients"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?d a mkg:AntiCD38Antibody }"
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"

@@ -7,8 +7,6 @@ import re
 
 from conftest import ROOT
 
-
-
 EXAMPLES = ROOT / "examples" / "patients"
 
 

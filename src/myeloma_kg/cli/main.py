@@ -67,9 +67,9 @@ def main(ctx: click.Context) -> None:
 def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str, patient_file: Path | None,
           as_of: str | None, store: str | None, pin: str | None) -> None:
     """Run a named query of queries/ (see 'myeloma-kg queries') or a .rq file."""
+    from ..graph.version import graph_version, remote_version
     from ..queries import QueryCatalog
     from .render import render
-    from ..graph.version import graph_version, remote_version
 
     settings = _settings(ctx, store=store)
     try:
@@ -169,7 +169,8 @@ def export(ctx: click.Context, fmt: str, inferred: bool, output: Path | None, st
 
 
 @main.command()
-@click.option("--with", "extra", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A draft Turtle file to check together with the shipped content (repeatable).")
+@click.option("--with", "extra", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A draft Turtle file to check together with the shipped content (repeatable).")
 @click.option("--store", default=None, help=STORE_HELP)
 @click.pass_context
 def check(ctx: click.Context, extra: tuple[Path, ...], store: str | None) -> None:
@@ -257,8 +258,8 @@ def validate(ctx: click.Context, patients: tuple[Path, ...], fmt: str, as_of: st
     """Check patient records (JSON, JSON-LD, Turtle; files, folders or JSON Lines) against the SHACL shapes."""
     import json as _json
 
-    from ..patients.records import UnreadableRecord
     from ..patients.recommend import Recommender
+    from ..patients.records import UnreadableRecord
 
     settings = _settings(ctx, store=store)
     date = _as_of(as_of)
@@ -286,7 +287,8 @@ def validate(ctx: click.Context, patients: tuple[Path, ...], fmt: str, as_of: st
 
 @main.command()
 @click.argument("patients", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None, help="text or json (default: text for one record, JSON Lines for many).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None,
+              help="text or json (default: text for one record, JSON Lines for many).")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="Date the record is read at (default today).")
 @click.option("--jobs", default=None, type=click.IntRange(1, 64), help="Worker processes for a batch (default: one per core).")
 @click.option("--store", default=None, help=STORE_HELP)
@@ -301,8 +303,8 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
     """
     import json as _json
 
-    from ..patients.records import UnreadableRecord
     from ..patients.recommend import Recommender, render_text
+    from ..patients.records import UnreadableRecord
 
     settings = _settings(ctx, store=store)
     date = _as_of(as_of)

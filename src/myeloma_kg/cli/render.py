@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from ..namespaces import compact
 from ..formats import RDF_FORMATS, RESULT_FORMATS
+from ..namespaces import compact
 
 
 def render(result, fmt: str = "table") -> str:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from .diff import Diff, EntityChange, _from_kg, _from_release, diff_sides
 from ..errors import DiffInputError
-from .release import MANIFEST, known_releases
 from ..graph.version import graph_version
+from .diff import Diff, EntityChange, _from_kg, _from_release, diff_sides
+from .release import MANIFEST, known_releases
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, SH
 
 from ..config import Settings
-from ..namespaces import compact
-from ..queries import catalog_of
 from ..graph.reasoning import reason
 from ..graph.store import KnowledgeGraph, load_shapes_graph
+from ..namespaces import compact
+from ..queries import catalog_of
 
 SEVERITY = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
 

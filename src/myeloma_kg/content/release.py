@@ -19,9 +19,10 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ReleaseError
 from ..graph.version import graph_version
@@ -68,7 +69,7 @@ class Release:
         return path
 
     @classmethod
-    def read(cls, folder: Path) -> "Release":
+    def read(cls, folder: Path) -> Release:
         path = Path(folder) / MANIFEST
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -82,8 +83,8 @@ class Release:
 
 
 def _files(kg, settings, version: str) -> list[tuple[str, Callable[[], bytes]]]:
-    from .sssom import sssom_tsv
     from ..queries import QueryCatalog
+    from .sssom import sssom_tsv
 
     stem = f"myeloma-kg-{version}"
     files: list[tuple[str, Callable[[], bytes]]] = []

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ..errors import RxNormReadError
-from ..queries import catalog_of
 from ..graph.store import KnowledgeGraph
+from ..queries import catalog_of
 
 INGREDIENT_TYPES = {"IN", "MIN", "PIN"}
 PRODUCT_TYPES = {"SCD", "SBD", "SCDC", "SBDC", "SCDF", "SBDF", "BN", "MIN", "PIN"}

@@ -6,10 +6,10 @@ import datetime as dt
 import io
 import json
 
-from ..namespaces import DRUG
-from ..queries import QueryCatalog
 from ..graph.store import KnowledgeGraph
 from ..graph.version import graph_version
+from ..namespaces import DRUG
+from ..queries import QueryCatalog
 
 CURIE_MAP = {
     "drug": str(DRUG),

@@ -7,8 +7,8 @@ import time
 
 from ..config import Settings
 from ..graph.store import KnowledgeGraph
-from .export import build
 from .conformance import bundle_problems, project_problems
+from .export import build
 
 
 def export_bundle(kg: KnowledgeGraph, settings: Settings, fhir_version: str) -> tuple[bytes, str, list[str]]:

@@ -28,8 +28,9 @@ status's definition in ``usage``.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import MyelomaKGError
 from ..graph.store import KnowledgeGraph

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MyelomaKGError
-from ..queries import catalog_of
 from ..graph.store import KnowledgeGraph
+from ..queries import catalog_of
 
 QUERY_FOLDER = "fhir"
 

@@ -39,7 +39,7 @@ class Served:
     raw: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, export: Export) -> "Served":
+    def of(cls, export: Export) -> Served:
         served = cls(export)
         for resource in export.resources():
             served.by_type.setdefault(resource["resourceType"], {})[resource["id"]] = resource

@@ -52,7 +52,8 @@ def reasoner_input(kg: KnowledgeGraph) -> bytes:
     """The asserted triples as N-Triples, without what HermiT cannot read or does not need.
 
     Dates go (HermiT rejects ``xsd:date``), and so do annotation assertions (labels, definitions,
-    notes), which carry no logic, and property values of blank nodes outside class expressions.  Literal values of individuals go too, except for the datatype
+    notes), which carry no logic, and property values of blank nodes outside class expressions.
+    Literal values of individuals go too, except for the datatype
     properties that a class definition of the ontology uses (such as ``mkg:randomized`` for
     ``mkg:RandomizedTrial``): HermiT's datatype reasoning over the few thousand reported figures
     took about ten times as long as everything else, and the datatypes of those values are
@@ -83,7 +84,8 @@ def reasoner_input(kg: KnowledgeGraph) -> bytes:
             continue
         if isinstance(obj, ox.NamedNode) and obj.value == XSD_DATE:
             continue
-        if (isinstance(obj, ox.BlankNode) or isinstance(triple.subject, ox.BlankNode)) and not triple.predicate.value.startswith(_OWL_SYNTAX):
+        touches_blank = isinstance(obj, ox.BlankNode) or isinstance(triple.subject, ox.BlankNode)
+        if touches_blank and not triple.predicate.value.startswith(_OWL_SYNTAX):
             continue  # a property value of an anonymous node (a GRADE domain judgement): no logic, and owlready2 fails on it
         keep.append(triple)
     return ox.serialize(keep, format=ox.RdfFormat.N_TRIPLES)

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
@@ -222,7 +222,7 @@ class RemoteStore:
     def _run(self, client, what: str):
         try:
             return client.query()
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise StoreError(f"the triple store at {client.endpoint} did not answer the {what} "
                              f"(within {self.timeout_s:g} s): {reason}") from None
@@ -328,7 +328,7 @@ class RemoteStore:
                 raise _NotFound() from None
             raise StoreError(f"the triple store at {url} refused the update (HTTP {exc.code}): "
                              f"{_first_line(message)}{_hint(exc.code, message)}") from None
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise StoreError(f"the triple store at {url} did not answer the update "
                              f"(within {self.timeout_s:g} s): {reason}") from None
@@ -396,7 +396,7 @@ def open_remote(url: str, timeout_s: float, settings) -> RemoteStore:
     return RemoteStore(url, settings.update_url, timeout_s, credentials=credentials)
 
 
-def pull_graph(settings) -> "KnowledgeGraph":
+def pull_graph(settings) -> KnowledgeGraph:
     """A local working copy of the graph held by a remote store (its named graphs as they are).
 
     Pages, the patient rules and the API read this copy; the SPARQL endpoint and ``query`` send

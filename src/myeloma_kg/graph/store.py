@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import pyoxigraph as ox
 import rdflib
 
 from ..config import Settings
-from ..formats import RDF_FORMATS
 from ..errors import OntologyLoadError, QuerySyntaxError, StoreError
+from ..formats import RDF_FORMATS
 from ..namespaces import GRAPH_GUIDELINE, GRAPH_IMPORTED, GRAPH_INFERRED, GRAPH_META, GRAPH_ONTOLOGY, PREFIXES
 
 META_GRAPH = ox.NamedNode(str(GRAPH_META))
@@ -37,7 +38,7 @@ class SourceFiles:
     imported: tuple[Path, ...] = ()
 
     @classmethod
-    def of(cls, settings: Settings, extra: Iterable[Path] = ()) -> "SourceFiles":
+    def of(cls, settings: Settings, extra: Iterable[Path] = ()) -> SourceFiles:
         """The TBox, the content files, and any ``extra`` files (drafts) for the guideline graph."""
         if not settings.tbox_file.is_file():
             raise OntologyLoadError(settings.tbox_file, "the ontology file is missing")
@@ -78,7 +79,7 @@ class KnowledgeGraph:
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, settings: Settings, extra: Iterable[Path] = ()) -> "KnowledgeGraph":
+    def open(cls, settings: Settings, extra: Iterable[Path] = ()) -> KnowledgeGraph:
         """Open the store named by ``settings.store`` and load the shipped files into it.
 
         A folder store keeps its content between runs and is reloaded only when a file changed.

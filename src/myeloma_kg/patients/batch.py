@@ -4,7 +4,8 @@ Each worker loads the graph once (the reasoner's result is cached on disk) and t
 chunks of ``CHUNK`` (one message each way per chunk).  A chunk is validated in one pySHACL run,
 or, when every record of it is plain JSON, a few records a run (``VALIDATE_TOGETHER``, the group
 size that benchmarks/recommend.py finds cheapest per record; plain JSON records only name their own
-patient, lines and drug exposures, so how they are grouped cannot change a report).  Then each record is derived and matched.  Results come back in input
+patient, lines and drug exposures, so how they are grouped cannot change a report).  Then each
+record is derived and matched.  Results come back in input
 order, one dict per record, ready to write as a JSON Lines row.
 """
 
@@ -13,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ..config import Settings
 from .records import UnreadableRecord

@@ -497,7 +497,7 @@ class _Bundle:
         for index, line in enumerate(lines):
             nxt = lines[index + 1].start if index + 1 < len(lines) else None
 
-            def mine(date: str, resource: dict[str, Any] | None) -> bool:
+            def mine(date: str, resource: dict[str, Any] | None, line=line, nxt=nxt) -> bool:
                 focus = [self.resolve(f) for f in (resource or {}).get("focus") or []]
                 if explicit and any(f is not None and f.get("resourceType") == "CarePlan" for f in focus):
                     return any(f is not None and self.ref(f) == line.ref for f in focus)
@@ -557,7 +557,8 @@ def _show_value(obs: dict[str, Any]) -> Any:
     return None
 
 
-def to_record(bundle: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | None = None) -> tuple[dict[str, Any], dict[str, str], list[tuple[str, str]]]:
+def to_record(bundle: dict[str, Any], vocabulary: Vocabulary, *,
+              as_of: dt.date | None = None) -> tuple[dict[str, Any], dict[str, str], list[tuple[str, str]]]:
     """The plain-JSON record a bundle stands for, where each of its parts came from, and notes."""
     validate_bundle(bundle)
     reader = _Bundle(resources_of(bundle), vocabulary, as_of or dt.date.today())

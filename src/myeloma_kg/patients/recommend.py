@@ -13,22 +13,23 @@ import datetime as dt
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyoxigraph as ox
 
 from ..config import Settings
 from ..errors import QuerySyntaxError
+from ..graph.store import KnowledgeGraph, to_python
+from ..graph.version import graph_version
 from ..namespaces import PREFIXES
+from ..queries import catalog_of
 from .read import read_text
 from .records import PatientRecord, Vocabulary
-from ..queries import catalog_of
-from ..graph.store import KnowledgeGraph, to_python
 from .validate import ValidationReport, load_patient_shapes, validate_record
-from ..graph.version import graph_version
 
 MAX_ROUNDS = 12
 RENEW_AFTER = 100  # patients between rebuilds of the working store (see Recommender.derived)
@@ -271,7 +272,8 @@ class Recommender:
                 recommended.append(item)
             else:
                 item = dict(base)
-                item["reasons"] = _unique(failing.get(regimen, [])) or ["no recommendation of the guideline covers this patient for this regimen"]
+                item["reasons"] = _unique(failing.get(regimen, [])) or [
+                    "no recommendation of the guideline covers this patient for this regimen"]
                 not_recommended.append(item)
 
         recommended.sort(key=lambda i: (keys.get(i["recommendation"], unknown_key), i["label"]))
@@ -368,7 +370,7 @@ class RuleReads:
         return any(added_at.get(p, -1) >= since for p in self.predicates)
 
     @classmethod
-    def of(cls, text: str) -> "RuleReads":
+    def of(cls, text: str) -> RuleReads:
         from rdflib.paths import AlternativePath, InvPath, MulPath, SequencePath
         from rdflib.plugins.sparql import prepareQuery
         from rdflib.plugins.sparql.parserutils import CompValue
@@ -455,7 +457,8 @@ def render_text(result: dict[str, Any]) -> str:
         for text in item["cautions"]:
             lines.append(f"      caution: {text}")
         if item["evidence"]:
-            lines.append("      evidence: " + ", ".join(f"{e['name']}" + (f" ({e['nctId']})" if e.get("nctId") else "") for e in item["evidence"]))
+            studies = (f"{e['name']}" + (f" ({e['nctId']})" if e.get("nctId") else "") for e in item["evidence"])
+            lines.append("      evidence: " + ", ".join(studies))
     if not result["recommended"]:
         lines.append("  none")
     lines += ["", "Not recommended:"]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote
 
 import pyoxigraph as ox
@@ -41,7 +42,7 @@ class Vocabulary:
     words: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[dict[str, Any]]) -> "Vocabulary":
+    def from_rows(cls, rows: Iterable[dict[str, Any]]) -> Vocabulary:
         words: dict[str, dict[str, str]] = {}
         for row in rows:
             words.setdefault(row["kind"], {}).setdefault(row["key"], row["term"])
@@ -250,5 +251,6 @@ def _from_triples(triples: list[ox.Triple], source: str, as_of: dt.date | None) 
         raise UnreadableRecord("the patient must have an IRI")
     if not any(t.subject == patient and t.predicate == m("asOfDate") for t in triples):
         triples.append(ox.Triple(patient, m("asOfDate"), literal((as_of or dt.date.today()).isoformat(), "date")))
-    pid = next((t.object.value for t in triples if t.subject == patient and t.predicate == m("patientId")), "")
+    pid = next((t.object.value for t in triples
+                if t.subject == patient and t.predicate == m("patientId") and isinstance(t.object, (ox.Literal, ox.NamedNode))), "")
     return PatientRecord(patient, triples, source, pid)

@@ -26,8 +26,8 @@ from rdflib.paths import Path as RdfPath
 
 from .._mkg import MKG
 from ..errors import ShapesLoadError
-from .records import PatientRecord, Vocabulary
 from ..graph.store import load_shapes_graph, to_rdflib_term
+from .records import PatientRecord, Vocabulary
 
 SEVERITY = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
 TYPE_OF_KIND = {"drug": MKG.Drug, "cytogenetics": MKG.CytogeneticAbnormality}

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import SparqlRequestError
 from ..namespaces import PREFIXES
@@ -61,7 +62,7 @@ def _check(text: str) -> CheckedQuery:
     for node in _walk(algebra):
         if _name(node) == "ServiceGraphPattern":
             raise SparqlRequestError(400, "SERVICE is not allowed: this endpoint never fetches from other servers")
-    form = FORMS.get(_name(algebra.algebra))
+    form = FORMS.get(_name(algebra.algebra) or "")
     if form is None:  # pragma: no cover - the parser yields one of the four query forms
         raise SparqlRequestError(400, "the text is not a SPARQL query")
     default, named = [], []

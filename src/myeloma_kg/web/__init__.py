@@ -7,17 +7,17 @@ import secrets
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..content.changelog import Changelog
 from ..config import Settings
+from ..content.changelog import Changelog
 from ..errors import MyelomaKGError
 from ..graph.load import load_graph
+from ..graph.store import KnowledgeGraph
+from ..graph.version import HEADER as VERSION_HEADER
+from ..graph.version import graph_version
 from ..patients.recommend import Recommender
 from ..sparql.service import Limits, SparqlService
 from .headers import SECURITY_HEADERS, answer_headers
 from .sparql import RepeatedQueries
-from ..graph.store import KnowledgeGraph
-from ..graph.version import HEADER as VERSION_HEADER, graph_version
-
 
 SECURITY_NAMES = {name for name, _ in SECURITY_HEADERS}
 
@@ -47,9 +47,9 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
                                                  workers=query_workers or settings.query_workers)
 
     from .api import api
+    from .cds import cds
     from .changes import changes, changes_of
     from .fhir import fhir
-    from .cds import cds
     from .pages import pages
     from .sparql import sparql
 

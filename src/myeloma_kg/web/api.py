@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ..errors import MyelomaKGError, QueryNotFound
+from ..errors import MyelomaKGError, QueryNotFound, SparqlRequestError
 from ..patients.records import CONTEXT_FILE, UnreadableRecord
 from ..queries import QueryCatalog
-from ..errors import SparqlRequestError
 from ..sparql.guard import check_query
 from .common import catalog, read_record
 
@@ -75,7 +73,8 @@ def openapi():
                                                       "400": {"description": "the body is not a record"}}}}
     return jsonify({"openapi": "3.0.3",
                     "info": {"title": "myeloma-kg API", "version": "0.1.0",
-                             "description": "Named SPARQL queries over the Pan-Pacific anti-CD38 consensus graph, and patient recommendations."},
+                             "description": "Named SPARQL queries over the Pan-Pacific anti-CD38 consensus graph, "
+                                            "and patient recommendations."},
                     "paths": paths})
 
 

@@ -17,8 +17,17 @@ from urllib.parse import quote
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..fhir.cds import (SERVICE_ID, CdsRequestError, bundle_of, cards_for, check_feedback, check_request, discovery,
-                        missing_prefetch, prefetch_template)
+from ..fhir.cds import (
+    SERVICE_ID,
+    CdsRequestError,
+    bundle_of,
+    cards_for,
+    check_feedback,
+    check_request,
+    discovery,
+    missing_prefetch,
+    prefetch_template,
+)
 from ..patients.fhir_bundle import FHIR_JSON
 from .common import read_record
 

@@ -29,7 +29,8 @@ def forest_svg(rows: list[dict], title: str) -> str:
         y = TOP + i * ROW + ROW / 2
         label = f"{r['trialLabel']} · {r['endpoint']} · {r.get('groups') or 'all patients'}"
         level = r.get("ciLevel") or 0.95
-        text = f"{r['hazardRatio']:.2f} ({r['ciLower']:.2f}-{r['ciUpper']:.2f}){'' if abs(level - 0.95) < 1e-9 else f' {level * 100:g}% CI'}"
+        level_note = "" if abs(level - 0.95) < 1e-9 else f" {level * 100:g}% CI"
+        text = f"{r['hazardRatio']:.2f} ({r['ciLower']:.2f}-{r['ciUpper']:.2f}){level_note}"
         parts.append(f'<text x="10" y="{y + 4:.1f}" class="label">{escape(label[:52])}</text>')
         parts.append(f'<line x1="{x(r["ciLower"]):.1f}" y1="{y:.1f}" x2="{x(r["ciUpper"]):.1f}" y2="{y:.1f}" class="ci"/>')
         parts.append(f'<rect x="{x(r["hazardRatio"]) - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" class="hr"/>')

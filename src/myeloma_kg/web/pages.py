@@ -6,11 +6,11 @@ import pyoxigraph as ox
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory
 
 from ..config import web_dir
+from ..formats import BY_EXTENSION, BY_MEDIA_TYPE, RDF_FORMATS, TRIPLE_FORMATS
 from ..namespaces import BASE, compact
 from .common import catalog as _catalog
 from .common import named_rows as _named
 from .common import read_record
-from ..formats import BY_EXTENSION, BY_MEDIA_TYPE, RDF_FORMATS, TRIPLE_FORMATS
 
 WEB = web_dir()  # the shipped templates and static files (see config.shipped_home)
 pages = Blueprint("pages", __name__, template_folder=str(WEB / "templates"))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import RxNormReadError
 from ..graph.store import KnowledgeGraph
+from ..namespaces import IDREC, MKG
 from ..queries import catalog_of
 
 INGREDIENT_TYPES = {"IN", "MIN", "PIN"}
@@ -141,11 +142,11 @@ def _literal(text: str) -> str:
 def _turtle(report, concept, filled, products, ingredients) -> str:
     today = dt.date.today().isoformat()
     source = f"RxNorm release {report.release}, imported {today}"
-    lines = ["@prefix mkg: <https://w3id.org/myeloma-kg/ontology#> .",
+    lines = [f"@prefix mkg: <{MKG}> .",
              "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .",
              "@prefix skos: <http://www.w3.org/2004/02/skos/core#> .", ""]
     for drug, rxcui in sorted(filled.items()):
-        record = f"<https://w3id.org/myeloma-kg/identifier/rxnorm-import-{rxcui}>"
+        record = f"<{IDREC}rxnorm-import-{rxcui}>"
         lines += [f"<{drug}> mkg:rxcui {_literal(rxcui)} ; skos:exactMatch <http://purl.bioontology.org/ontology/RXNORM/{rxcui}> ;",
                   f"    mkg:identifierRecord {record} .",
                   f"{record} a mkg:IdentifierRecord ; rdfs:label {_literal(f'RxNorm {rxcui} (ingredient, from the release)')} ;",
@@ -155,7 +156,7 @@ def _turtle(report, concept, filled, products, ingredients) -> str:
         if rxcui in ingredients:
             continue
         tty, name = concept[rxcui]
-        record = f"<https://w3id.org/myeloma-kg/identifier/rxnorm-import-{rxcui}>"
+        record = f"<{IDREC}rxnorm-import-{rxcui}>"
         for drug in sorted(drugs):
             lines.append(f"<{drug}> mkg:identifierRecord {record} .")
         lines += [f"{record} a mkg:IdentifierRecord ; rdfs:label {_literal(f'RxNorm {rxcui} {tty}: {name}')} ;",

@@ -8,7 +8,7 @@ import json
 
 from ..graph.store import KnowledgeGraph
 from ..graph.version import graph_version
-from ..namespaces import DRUG
+from ..namespaces import BASE, DRUG
 from ..queries import QueryCatalog
 
 CURIE_MAP = {
@@ -40,7 +40,7 @@ def sssom_tsv(kg: KnowledgeGraph, catalog: QueryCatalog, today: dt.date | None =
     rows = kg.select(catalog.get("drug-mappings").text) if "drug-mappings" in catalog.names() else []
     out = io.StringIO()
     header = [
-        "mapping_set_id: https://w3id.org/myeloma-kg/mappings/drugs.sssom.tsv",
+        f"mapping_set_id: {BASE}mappings/drugs.sssom.tsv",
         "mapping_set_title: myeloma-kg drugs mapped to external drug vocabularies",
         f"mapping_set_version: {version}",
         f"mapping_date: {date}",

@@ -25,7 +25,7 @@ from ..config import Settings
 from ..errors import QuerySyntaxError
 from ..graph.store import KnowledgeGraph, to_python
 from ..graph.version import graph_version
-from ..namespaces import PREFIXES
+from ..namespaces import GRAPH, PREFIXES
 from ..queries import catalog_of
 from .read import read_text
 from .records import PatientRecord, Vocabulary
@@ -120,7 +120,7 @@ class Recommender:
         would derive only what it derived then, so the rounds, and what they derive, are the
         same as running it.
         """
-        graph = ox.NamedNode(f"https://w3id.org/myeloma-kg/graph/patient-{uuid.uuid4()}")
+        graph = ox.NamedNode(f"{GRAPH}patient-{uuid.uuid4()}")
         with self._lock:
             self._served += 1
             if self._served % RENEW_AFTER == 0:

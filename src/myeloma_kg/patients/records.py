@@ -22,13 +22,13 @@ import pyoxigraph as ox
 from .._mkg import MKG
 from ..config import context_file
 from ..errors import UnreadableRecord
-from ..namespaces import DRUG, PATIENT, PREFIXES
+from ..namespaces import BASE, DRUG, PATIENT, PREFIXES
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
 XSD = "http://www.w3.org/2001/XMLSchema#"
 CONTEXT_FILE = context_file()
-CONTEXT_URL = "https://w3id.org/myeloma-kg/context.jsonld"
+CONTEXT_URL = BASE + "context.jsonld"
 
 
 def m(name: str) -> ox.NamedNode:

@@ -27,6 +27,7 @@ from rdflib.paths import Path as RdfPath
 from .._mkg import MKG
 from ..errors import ShapesLoadError
 from ..graph.store import load_shapes_graph, to_rdflib_term
+from ..namespaces import DRUG
 from .records import PatientRecord, Vocabulary
 
 SEVERITY = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
@@ -247,7 +248,7 @@ def _validate_together(records: list[PatientRecord], vocabulary: Vocabulary,
         line = _line_number(data, focus)
         if line is not None and not message.startswith("Line "):
             message = f"Line {line}: {message}"
-        message = message.replace("https://w3id.org/myeloma-kg/drug/unknown/", "")
+        message = message.replace(f"{DRUG}unknown/", "")
         origin = origins[owner].get(f"{focus}|{_field(path)}") or origins[owner].get(str(focus))
         if origin:
             message = f"{origin}: {message}"

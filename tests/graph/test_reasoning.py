@@ -1,0 +1,50 @@
+"""The reasoner's cache: a result, consistent or not, is computed once per change of the files and
+comes back whole."""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+import pytest
+
+
+def test_an_inconsistent_result_is_cached_like_a_consistent_one(settings, tmp_path, monkeypatch):
+    """A broken graph checked twice runs the reasoner once, and says the same both times."""
+    from myeloma_kg.errors import ReasonerError
+    from myeloma_kg.graph import reasoning
+    from myeloma_kg.graph.store import KnowledgeGraph
+
+    runs = []
+
+    def inconsistent(_ntriples):
+        runs.append(1)
+        return reasoning.ReasoningResult(consistent=False, message="the ontology and content are inconsistent: x is y and not y")
+
+    monkeypatch.setattr(reasoning, "run_hermit", inconsistent)
+    graph = KnowledgeGraph.open(settings)
+    first = reasoning.reason(graph, tmp_path)
+    again = reasoning.reason(graph, tmp_path)
+    assert len(runs) == 1 and again.cached and not first.cached
+    assert (again.consistent, again.message, again.unsatisfiable) == (first.consistent, first.message, first.unsatisfiable)
+    with pytest.raises(ReasonerError) as raised:
+        reasoning.materialise(graph, tmp_path)
+    assert str(raised.value) == first.message and len(runs) == 1
+
+
+def test_an_unsatisfiable_result_comes_back_from_the_cache_whole(settings, tmp_path, monkeypatch):
+    from myeloma_kg.graph import reasoning
+    from myeloma_kg.graph.store import KnowledgeGraph
+
+    fact = ox.Triple(ox.NamedNode("http://example.org/x"), ox.NamedNode(reasoning.RDF_TYPE), ox.NamedNode("http://example.org/C"))
+    fresh = reasoning.ReasoningResult(consistent=False, unsatisfiable=["http://example.org/C"], inferred=[fact],
+                                      message="unsatisfiable classes: http://example.org/C")
+    monkeypatch.setattr(reasoning, "run_hermit", lambda _ntriples: fresh)
+    graph = KnowledgeGraph.open(settings)
+    reasoning.reason(graph, tmp_path)
+    monkeypatch.setattr(reasoning, "run_hermit", lambda _ntriples: pytest.fail("the reasoner ran again"))
+    cached = reasoning.reason(graph, tmp_path)
+    assert cached.cached and (cached.consistent, cached.unsatisfiable, cached.inferred, cached.message) == (
+        False, fresh.unsatisfiable, fresh.inferred, fresh.message)
+    (failed,) = tmp_path.glob("failed-*.json")
+    failed.write_text("{not json")  # a damaged entry is not trusted: the reasoner runs again
+    monkeypatch.setattr(reasoning, "run_hermit", lambda _ntriples: fresh)
+    assert not reasoning.reason(graph, tmp_path).cached

@@ -73,7 +73,9 @@ class ContentHarness:
     def added(self, path: Path) -> Iterator[list[tuple]]:
         """The copy with the fixture's triples in the guideline graph (where ``check --with`` puts a
         draft); yields them as rdflib triples and restores the copy afterwards."""
-        triples = list(ox.parse(path=str(path), format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri()))
+        parsed = ox.Store()  # through a store, which writes literals as the shipped graph holds them ("50.0" as "50")
+        parsed.load(path=str(path), format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri())
+        triples = [q.triple for q in parsed]
         graph = ox.NamedNode(str(GRAPH_GUIDELINE))
         quads = [q for q in dict.fromkeys(ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples)
                  if q not in self.kg.store]

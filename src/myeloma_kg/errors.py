@@ -47,6 +47,11 @@ class QuerySyntaxError(MyelomaKGError):
     """The query text does not parse."""
 
 
+class QueryEvaluationError(MyelomaKGError):
+    """The query parsed, but the engine could not answer it (a SERVICE endpoint that does not
+    answer, a value it cannot compute)."""
+
+
 class ReasonerError(MyelomaKGError):
     """The OWL reasoner could not run, or found the ontology inconsistent."""
 

@@ -88,3 +88,28 @@ def test_export_inferred_classifies_anti_cd38_regimens(cli):
     classified = set(graph.subjects(rdflib.RDF.type, mkg.AntiCD38Regimen))
     assert {regimen.DPd, regimen.IsaKd, regimen.DRd, regimen.IsaPd} <= classified
     assert regimen.Kd not in classified
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "myeloma_kg.cli", "serve", "--port", str(port)],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port}: the address is in use (is another server running there?)"
+
+
+def test_a_query_whose_service_endpoint_does_not_answer_fails_in_one_line():
+    from conftest import _free_port
+
+    endpoint = f"http://127.0.0.1:{_free_port()}/sparql"  # nothing listens there
+    result = CliRunner().invoke(main, ["query", "federated-branded-products", "-p", f"rxnormEndpoint={endpoint}"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: the query could not be answered: ") and result.output.count("\n") == 1

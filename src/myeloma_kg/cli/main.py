@@ -88,12 +88,12 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
                 # the dataset (the project's graphs on that store) goes with the query
                 remote = open_remote(settings.store, settings.query_timeout_s, settings)
                 version = _pinned(remote_version(remote), pin)
-                click.echo(render(remote.query(named.text, named.bind(values)), fmt))
+                click.echo(_rendered(render, remote.query(named.text, named.bind(values)), fmt))
                 _say_version(version)
                 return
             kg = _load(settings)
             version = _pinned(graph_version(kg), pin)
-            click.echo(render(kg.query(named.text, named.bind(values)), fmt))
+            click.echo(_rendered(render, kg.query(named.text, named.bind(values)), fmt))
             _say_version(version)
             return
         from ..patients.read import read_file
@@ -109,10 +109,21 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
         values.setdefault("patient", record.iri.value)
         bindings = named.bind(values)
         with recommender.derived(record):
-            click.echo(render(recommender.work.query(named.text, bindings), fmt))
+            click.echo(_rendered(render, recommender.work.query(named.text, bindings), fmt))
         _say_version(recommender.graph_version)
     except MyelomaKGError as exc:
         _fail(exc)
+
+
+def _rendered(render, result, fmt: str) -> str:
+    """The answer as text; the engine evaluates lazily, so what it cannot answer surfaces here."""
+    from ..errors import QueryEvaluationError
+
+    try:
+        return render(result, fmt)
+    except (OSError, RuntimeError, ValueError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else "no reason given"
+        raise QueryEvaluationError(f"the query could not be answered: {detail}") from None
 
 
 def _pinned(version, pin: str | None):
@@ -210,7 +221,16 @@ def serve(ctx: click.Context, host: str | None, port: int | None, store: str | N
                "named queries /api/queries, patients POST /api/validate and /api/recommend")
     from ..web.serve import run_server
 
-    run_server(settings, kg)
+    try:
+        run_server(settings, kg)
+    except OSError as exc:  # the address cannot be listened on
+        import errno
+
+        why = {errno.EADDRINUSE: "the address is in use (is another server running there?)",
+               errno.EACCES: "permission denied (ports below 1024 need privileges)",
+               errno.EADDRNOTAVAIL: "this machine has no such address"}.get(exc.errno, exc.strerror or str(exc))
+        click.echo(f"error: cannot listen on {settings.host}:{settings.port}: {why}", err=True)
+        sys.exit(2)
 
 
 def _as_of(value: str | None):

@@ -5,16 +5,22 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 YASGUI := web/static/vendor/yasgui/yasgui.min.js
 
 .PHONY: run test lint check install bench wheel smoke clean
 
+# Two stamps: serving needs the package alone; the tests add the test extras (Playwright, linters).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 # The SPARQL editor (YASGUI) comes from the npm registry at build time and is served from the
 # project's own static files; nothing is fetched from a CDN when the site runs.
@@ -25,29 +31,31 @@ $(YASGUI): web/package.json web/package-lock.json
 	printf 'YASGUI %s (npm package @zazuko/yasgui), licence MIT.\nCopyright (c) Triply <info@triply.cc> and Zazuko GmbH.\nSource: https://github.com/rdfjs/Yasgui\n\n' "$$(node -p "require('./web/node_modules/@zazuko/yasgui/package.json').version")" > web/static/vendor/yasgui/LICENSE.txt
 	cat web/licenses/MIT.txt >> web/static/vendor/yasgui/LICENSE.txt
 
-install: $(STAMP) $(YASGUI)
+install: $(TEST_STAMP) $(YASGUI)
 
 run: $(STAMP) $(YASGUI)
 	$(BIN)/myeloma-kg serve
 
-test: $(STAMP) $(YASGUI)
+test: $(TEST_STAMP) $(YASGUI)
 	$(BIN)/python -m pytest
 
 # ruff (pyflakes, pycodestyle, import order, bugbear, pyupgrade) and mypy on the typed modules.
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy
 
 check: $(STAMP)
 	$(BIN)/myeloma-kg check
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/store_engines.py
 
 # The wheel in dist/, with the ontology, shapes, queries and web files (YASGUI included) inside.
-# build/ goes first: setuptools would otherwise pack files left there by an earlier build.
+# build/ goes first: setuptools would otherwise pack files left there by an earlier build; of dist/
+# only the project's own wheels go, so nothing else a user put there is deleted.
 wheel: $(YASGUI)
-	rm -rf build dist
+	rm -rf build
+	rm -f dist/myeloma_kg-*.whl
 	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 # The wheel, installed into a fresh virtual environment and run from an unrelated folder (as CI does).

@@ -173,7 +173,7 @@ def export(ctx: click.Context, fmt: str, inferred: bool, output: Path | None, st
     except MyelomaKGError as exc:
         _fail(exc)
     if output:
-        output.write_bytes(data)
+        _write(output, data)
         click.echo(f"wrote {output} ({len(data)} bytes)", err=True)
     else:
         sys.stdout.buffer.write(data)
@@ -230,6 +230,16 @@ def serve(ctx: click.Context, host: str | None, port: int | None, store: str | N
                errno.EACCES: "permission denied (ports below 1024 need privileges)",
                errno.EADDRNOTAVAIL: "this machine has no such address"}.get(exc.errno, exc.strerror or str(exc))
         click.echo(f"error: cannot listen on {settings.host}:{settings.port}: {why}", err=True)
+        sys.exit(2)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write an --output file, making its folder; a path that cannot be written is one line, exit 2."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
         sys.exit(2)
 
 
@@ -414,7 +424,7 @@ def mappings_export(ctx: click.Context, output: Path | None, store: str | None) 
     except MyelomaKGError as exc:
         _fail(exc)
     if output:
-        output.write_text(text, encoding="utf-8")
+        _write(output, text.encode("utf-8"))
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
@@ -446,11 +456,7 @@ def fhir_export(ctx: click.Context, fhir_version: str, output: Path | None, stor
         click.echo(f"error: {len(problems)} exported resources do not validate; nothing was written", err=True)
         sys.exit(1)
     if output:
-        try:
-            output.write_bytes(data)
-        except OSError as exc:
-            click.echo(f"error: cannot write {output}: {exc.strerror or exc}", err=True)
-            sys.exit(2)
+        _write(output, data)
         click.echo(f"wrote {output}: {summary}", err=True)
     else:
         sys.stdout.buffer.write(data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..errors import MyelomaKGError, QueryNotFound, SparqlRequestError
@@ -104,6 +106,18 @@ def recommend():
 @api.get("/context.jsonld")
 def context():
     return Response(CONTEXT_FILE.read_text(encoding="utf-8"), mimetype="application/ld+json")
+
+
+SCHEMAS = ("patient-record.json", "recommendation.json")
+
+
+@api.get("/api/schemas/<name>")
+def schema(name: str):
+    """The JSON Schemas (draft 2020-12) of the patient record and of the recommendation."""
+    if name not in SCHEMAS:
+        return jsonify(error=f"no schema named {name!r}; the schemas are {', '.join(SCHEMAS)}"), 404
+    text = resources.files("myeloma_kg.patients").joinpath("schemas", name).read_text(encoding="utf-8")
+    return Response(text, mimetype="application/schema+json")
 
 
 __all__ = ["api"]

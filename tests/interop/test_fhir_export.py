@@ -304,7 +304,10 @@ def test_the_command_writes_a_valid_bundle(tmp_path):
     assert stdout.exit_code == 0 and json.loads(stdout.stdout)["type"] == "collection"
     refused = runner.invoke(main, ["fhir", "export", "--fhir-version", "R3"])
     assert refused.exit_code == 2 and "R3" in refused.output
-    unwritable = runner.invoke(main, ["fhir", "export", "--output", str(tmp_path / "no-such-folder" / "b.json")])
+    made = runner.invoke(main, ["fhir", "export", "--output", str(tmp_path / "new-folder" / "b.json")])
+    assert made.exit_code == 0 and (tmp_path / "new-folder" / "b.json").is_file()  # its folder is made
+    (tmp_path / "a-file").write_text("")
+    unwritable = runner.invoke(main, ["fhir", "export", "--output", str(tmp_path / "a-file" / "b.json")])
     assert unwritable.exit_code == 2 and "cannot write" in unwritable.output and "Traceback" not in unwritable.output
 
 

@@ -336,3 +336,18 @@ def test_resources_about_another_patient_make_the_record_unusable(recommender):
     report = recommender.validate(read(recommender, data))
     assert not report.conforms
     assert any(i.message.startswith("MedicationStatement/m2: it is about Patient/SOMEONE-ELSE") for i in report.issues)
+
+
+def test_a_drug_code_the_graph_does_not_know_is_named_as_that_code(recommender):
+    data = minimal(med("m1", "99999999", "2024-01-01", "2024-06-01"), med("m2", "1369713", "2024-07-01", "2024-09-01"))
+    report = recommender.validate(recommender.read(json.dumps(data), "application/fhir+json"))
+    unknown = [i.message for i in report.issues if "unknown drug" in i.message]
+    assert unknown and all("unknown drug RxNorm code 99999999:" in m for m in unknown), unknown
+    assert not any("http-www" in m or "rxnorm-99999999" in m for m in unknown)
+
+
+def test_an_unknown_drug_of_a_plain_record_is_named_as_written(recommender):
+    record = {"id": "U1", "age": 70, "therapyLines": [{"line": 1, "drugs": ["Foo-Bar mab 2", "lenalidomide"],
+                                                       "start": "2022-01-01", "end": "2023-01-01", "bestResponse": "PR"}]}
+    report = recommender.validate(recommender.read(json.dumps(record)))
+    assert any("unknown drug Foo-Bar mab 2:" in i.message for i in report.issues), [i.message for i in report.issues]

@@ -260,8 +260,11 @@ class _Bundle:
         coded = next((c for c in codings if c.get("code")), None)
         if coded is None:
             return None, ""
-        # a code of another system is shown with its system, so it is never read as an RXCUI
-        written = f"{coded.get('system') or 'no system'}|{coded['code']}"
+        # a code the graph does not know is named with its system, so it is never read as an RXCUI
+        if coded.get("system") == _system("rxnorm"):
+            written = f"RxNorm code {coded['code']}"
+        else:
+            written = f"{coded.get('system') or 'no system'}|{coded['code']}"
         return written, written
 
     def stop_reason(self, resource: dict[str, Any]) -> str | None:

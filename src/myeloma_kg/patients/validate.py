@@ -243,7 +243,11 @@ def _validate_together(records: list[PatientRecord], vocabulary: Vocabulary,
         path = results.value(result, SH.resultPath)
         value = results.value(result, SH.value)
         if "{$value}" in message:  # pySHACL fills in {$value} only for SPARQL constraints
-            message = message.replace("{$value}", _show(value))
+            shown = _show(value)
+            if isinstance(value, rdflib.URIRef) and str(value).startswith(f"{DRUG}unknown/"):
+                written = _value(data, focus, _NS["rdfs"] + "label")  # the drug as the record names it
+                shown = str(written) if written is not None else shown
+            message = message.replace("{$value}", shown)
         message = _fill(message, data, focus)
         line = _line_number(data, focus)
         if line is not None and not message.startswith("Line "):

@@ -314,6 +314,7 @@ class MKG(DefinedNamespace):
     ciLevel: URIRef
     ciLower: URIRef
     ciUpper: URIRef
+    clinicalName: URIRef
     code: URIRef
     codeRelation: URIRef
     coformulatedWith: URIRef

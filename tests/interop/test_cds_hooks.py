@@ -405,4 +405,4 @@ def test_the_readme_request_is_answered(live_server):
     status, answer = call(f"{live_server}/cds-services/{SERVICE}", raw=body)
     assert status == 200
     summaries = [c["summary"] for c in check_cards(answer)]
-    assert "R3 (reconstructed): consider DKd, DVd, IsaKd, DKdWeekly, DPd" in summaries
+    assert "R3 (reconstructed): consider DKd, DVd, Isa-Kd, DKd weekly, DPd" in summaries

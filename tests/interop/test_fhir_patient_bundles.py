@@ -156,7 +156,8 @@ def test_the_api_takes_fhir_json(client):
     name = "high-risk-1q21.json"
     fhir_body = (FHIR / name).read_text()
     answer = client.post("/api/recommend", data=fhir_body, content_type="application/fhir+json")
-    twin = client.post("/api/recommend", data=(JSON / name).read_text(), content_type="application/json")
+    plain = {k: v for k, v in json.loads((JSON / name).read_text()).items() if k != "asOf"}  # both as of today
+    twin = client.post("/api/recommend", data=json.dumps(plain), content_type="application/json")
     assert answer.status_code == 200 and answer.get_json() == twin.get_json()
     # a .json body whose resourceType is Bundle is read as FHIR too
     assert client.post("/api/recommend", data=fhir_body, content_type="application/json").get_json() == twin.get_json()

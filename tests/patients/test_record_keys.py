@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from myeloma_kg.errors import UnreadableRecord
+
 from conftest import ROOT
 
 AS_OF = dt.date(2026, 11, 24)
@@ -127,3 +129,34 @@ def test_an_empty_same_target_reason_is_refused(recommender):
     data["sameTargetReason"] = ""
     _, outcome = _run(recommender, data)
     assert any("The reason to repeat a target must be one non-empty text" in m for m in _messages(outcome, "violation"))
+
+
+def test_a_key_the_program_does_not_read_is_named_in_a_warning_with_the_likely_one(recommender):
+    record = {"id": "K1", "age": 70, "ECOG": 4, "dialisys": True,
+              "therapyLines": [{"line": 1, "drugs": [{"drug": "lenalidomide", "dose": "25 mg"}], "start": "2022-01-01",
+                                "end": "2023-01-01", "bestResponse": "PR", "progresionDate": "2022-12-01"}]}
+    report = recommender.validate(recommender.read(json.dumps(record)))
+    warnings = [i.message for i in report.issues if i.severity == "warning"]
+    assert "'ECOG' is not a key the program reads, so it was ignored (did you mean 'ecog'?)" in warnings
+    assert "'dialisys' is not a key the program reads, so it was ignored (did you mean 'dialysis'?)" in warnings
+    assert ("therapy line 1: 'progresionDate' is not a key the program reads, so it was ignored "
+            "(did you mean 'progressionDate'?)") in warnings
+    assert "therapy line 1, drug: 'dose' is not a key the program reads, so it was ignored" in warnings
+    assert report.conforms  # a warning, not a refusal (the API refuses it with ?strict=true)
+
+
+def test_the_record_s_own_as_of_date_is_read_and_a_given_date_wins(recommender):
+    record = json.loads((ROOT / "examples" / "patients" / "dara-refractory-washout-boundary.json").read_text())
+    assert record["asOf"] == "2026-11-24"
+    own = recommender.recommend(recommender.read(json.dumps(record))).recommendation
+    assert own["asOf"] == "2026-11-24" and len(own["recommended"]) == 5  # the washout not reached
+    later = recommender.recommend(recommender.read(json.dumps(record), as_of=dt.date(2026, 12, 7))).recommendation
+    assert later["asOf"] == "2026-12-07" and len(later["recommended"]) == 8
+    with pytest.raises(UnreadableRecord, match="'asOf' must be a date written YYYY-MM-DD"):
+        recommender.read(json.dumps({**record, "asOf": "24/11/2026"}))
+
+
+def test_the_imwg_frailty_components_are_read_at_the_top_of_a_plain_record(recommender):
+    nested = {"id": "F1", "age": 80, "imwgFrailty": {"charlson": 2, "adl": 4, "iadl": 5}, "therapyLines": []}
+    top = {"id": "F1", "age": 80, "charlson": 2, "adl": 4, "iadl": 5, "therapyLines": []}
+    assert sorted(map(str, recommender.read(json.dumps(nested)).triples)) == sorted(map(str, recommender.read(json.dumps(top)).triples))

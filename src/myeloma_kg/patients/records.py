@@ -10,6 +10,7 @@ drug name or clinical term is written in this module.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import re
 from collections.abc import Iterable
@@ -80,12 +81,64 @@ class PatientRecord:
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
+# The keys a plain JSON record may have (contract section 5, and the JSON-LD context's terms); any
+# other key is named in a warning, never ignored without a word.
+RECORD_KEYS = frozenset({"@context", "id", "age", "asOf", "ecog", "frailty", "imwgFrailty", "charlson", "adl", "iadl",
+                         "creatinineClearance", "cytogenetics", "extramedullaryDisease", "dialysis", "cardiacHistory",
+                         "sameTargetReason", "therapyLines"})
+LINE_KEYS = frozenset({"line", "drugs", "start", "end", "progressionDate", "bestResponse", "stopReason", "toxicity",
+                       "sameTargetReason"})
+EXPOSURE_KEYS = frozenset({"drug", "start", "end"})
+FRAILTY_KEYS = frozenset({"charlson", "adl", "iadl"})
+UNKNOWN_KEY = "is not a key the program reads, so it was ignored"
+
+
+def unknown_keys(data: dict[str, Any]) -> list[str]:
+    """Warnings naming every key of a plain JSON record that the program does not read."""
+    found: list[str] = []
+
+    def check(obj: Any, known: frozenset[str], where: str) -> None:
+        if not isinstance(obj, dict):
+            return
+        for key in obj:
+            if key not in known:
+                near = difflib.get_close_matches(str(key), known, n=1) or [k for k in known if k.lower() == str(key).lower()]
+                hint = f" (did you mean '{near[0]}'?)" if near else ""
+                found.append(f"{where}'{key}' {UNKNOWN_KEY}{hint}")
+
+    check(data, RECORD_KEYS, "")
+    check(data.get("imwgFrailty"), FRAILTY_KEYS, "imwgFrailty: ")
+    for index, line in enumerate(data.get("therapyLines") or [], start=1):
+        check(line, LINE_KEYS, f"therapy line {index}: ")
+        for entry in (line.get("drugs") or []) if isinstance(line, dict) and isinstance(line.get("drugs"), list) else []:
+            check(entry, EXPOSURE_KEYS, f"therapy line {index}, drug: ")
+    return found
+
+
+def record_as_of(data: dict[str, Any]) -> dt.date | None:
+    """The record's own ``asOf`` date, if it gives one; ``UnreadableRecord`` when it is not a date."""
+    value = data.get("asOf")
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise UnreadableRecord(f"'asOf' must be a date written YYYY-MM-DD, not {str(value)[:40]!r}")
+
+
 def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | None = None) -> PatientRecord:
-    """Plain JSON (contract section 5) to RDF, keeping every value for the shapes to judge."""
+    """Plain JSON (contract section 5) to RDF, keeping every value for the shapes to judge.
+
+    ``as_of`` (a request's or the command line's date) wins over the record's own ``asOf``; without
+    either the record is read as of today."""
     for key, expected in (("therapyLines", list), ("cytogenetics", list), ("imwgFrailty", dict)):
         if key in data and data[key] is not None and not isinstance(data[key], expected):
             what = "a list" if expected is list else "an object"
             raise UnreadableRecord(f"'{key}' must be {what}")
+    as_of = as_of or record_as_of(data)
+    warnings = unknown_keys(data)
     raw_id = data.get("id")
     pid = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else "unidentified"
     patient = ox.NamedNode(str(PATIENT) + quote(pid, safe=""))
@@ -101,8 +154,10 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
                             ("dialysis", "dialysis", "boolean")):
         if data.get(key) is not None:
             add(patient, prop, literal(data[key], kind))
-    if data.get("sameTargetReason") is not None:
-        add(patient, "sameTargetReason", text_literal(data["sameTargetReason"]))
+    reasons = [data.get("sameTargetReason")] + [line.get("sameTargetReason") for line in data.get("therapyLines") or []
+                                                 if isinstance(line, dict)]
+    for reason in dict.fromkeys(r for r in reasons if r is not None and not isinstance(r, (dict, list))):
+        add(patient, "sameTargetReason", text_literal(reason))
     cardiac = data.get("cardiacHistory")
     if isinstance(cardiac, list):  # the conditions themselves: history is true when any is named
         add(patient, "cardiacHistory", literal(bool(cardiac), "boolean"))
@@ -112,8 +167,9 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
         add(patient, "cardiacHistory", literal(cardiac, "boolean"))
     frailty = data.get("imwgFrailty") or {}
     for key, prop in (("charlson", "charlsonIndex"), ("adl", "adlScore"), ("iadl", "iadlScore")):
-        if frailty.get(key) is not None:
-            add(patient, prop, literal(frailty[key], "integer"))
+        value = frailty.get(key) if frailty.get(key) is not None else data.get(key)  # nested, or at the top as the context has it
+        if value is not None:
+            add(patient, prop, literal(value, "integer"))
     if data.get("frailty") is not None:
         add(patient, "frailtyCategory", term_or_word(vocabulary, "frailty", data["frailty"]))
     if "cytogenetics" in data and data["cytogenetics"] is not None:
@@ -157,7 +213,7 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
             for key, prop in (("start", "startDate"), ("end", "endDate")):
                 if own.get(key) is not None:  # otherwise the line's dates apply
                     add(exposure, prop, literal(own[key], "date"))
-    return PatientRecord(patient, out, "json", pid)
+    return PatientRecord(patient, out, "json", pid, notes=[("warning", w) for w in warnings])
 
 
 def drug_term(vocabulary: Vocabulary, name: Any) -> ox.NamedNode:
@@ -249,7 +305,10 @@ def _from_triples(triples: list[ox.Triple], source: str, as_of: dt.date | None) 
     (patient,) = patients
     if not isinstance(patient, ox.NamedNode):
         raise UnreadableRecord("the patient must have an IRI")
-    if not any(t.subject == patient and t.predicate == m("asOfDate") for t in triples):
+    stated = any(t.subject == patient and t.predicate == m("asOfDate") for t in triples)
+    if as_of is not None and stated:  # a request's or the command line's date wins over the record's own
+        triples = [t for t in triples if not (t.subject == patient and t.predicate == m("asOfDate"))]
+    if as_of is not None or not stated:
         triples.append(ox.Triple(patient, m("asOfDate"), literal((as_of or dt.date.today()).isoformat(), "date")))
     pid = next((t.object.value for t in triples
                 if t.subject == patient and t.predicate == m("patientId") and isinstance(t.object, (ox.Literal, ox.NamedNode))), "")

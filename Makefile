@@ -53,13 +53,14 @@ bench: $(TEST_STAMP)
 # The wheel in dist/, with the ontology, shapes, queries and web files (YASGUI included) inside.
 # build/ goes first: setuptools would otherwise pack files left there by an earlier build; of dist/
 # only the project's own wheels go, so nothing else a user put there is deleted.
-wheel: $(YASGUI)
+wheel: $(STAMP) $(YASGUI)
 	rm -rf build
 	rm -f dist/myeloma_kg-*.whl
+	$(BIN)/python scripts/ship_classification.py
 	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 # The wheel, installed into a fresh virtual environment and run from an unrelated folder (as CI does).
-smoke: $(YASGUI)
+smoke: $(STAMP) $(YASGUI)
 	bash .ci/smoke-wheel
 
 clean:

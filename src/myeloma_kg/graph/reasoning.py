@@ -36,6 +36,9 @@ OWL = "http://www.w3.org/2002/07/owl#"
 _OWL_SYNTAX = ("http://www.w3.org/1999/02/22-rdf-syntax-ns#", RDFS, OWL)  # the predicates of class expressions
 _IGNORED_TYPES = {OWL + "Thing", OWL + "NamedIndividual", OWL + "Nothing"}
 REASONER_VERSION = "hermit-3"
+# Where a wheel keeps the reasoner's result for the content it ships (scripts/ship_classification.py
+# writes it before the wheel is built), so that an installed program needs no Java for that content.
+SHIPPED_FOLDER = "reasoned"
 
 
 @dataclass
@@ -91,17 +94,26 @@ def reasoner_input(kg: KnowledgeGraph) -> bytes:
     return ox.serialize(keep, format=ox.RdfFormat.N_TRIPLES)
 
 
+def cache_key(kg: KnowledgeGraph) -> str:
+    """The name under which the reasoner's result for this graph's files is kept."""
+    return hashlib.sha256((REASONER_VERSION + kg.digest).encode()).hexdigest()[:32]
+
+
 def reason(kg: KnowledgeGraph, cache_dir: Path | None = None) -> ReasoningResult:
     """Classify the graph (or read the cached classification) and return what the reasoner adds."""
     # The key is the hash of the source files (blank-node labels make the serialised input
     # differ from one load to the next, so it cannot be hashed itself).
     # An inconsistent or unsatisfiable result is kept too (in ``failed-<key>.json``), so checking
     # the same broken content again does not start HermiT again.
-    key = hashlib.sha256((REASONER_VERSION + kg.digest).encode()).hexdigest()[:32]
+    key = cache_key(kg)
     cache_file = cache_dir / f"inferred-{key}.nt" if cache_dir is not None and kg.digest else None
     failed_file = cache_dir / f"failed-{key}.json" if cache_file is not None else None
     if cache_file is not None and cache_file.is_file():
         triples = list(ox.parse(path=str(cache_file), format=ox.RdfFormat.N_TRIPLES))
+        return ReasoningResult(consistent=True, inferred=triples, cached=True)
+    shipped = shipped_home() / SHIPPED_FOLDER / f"inferred-{key}.nt" if kg.digest else None
+    if shipped is not None and shipped.is_file():  # a wheel carries the classification of its own content
+        triples = list(ox.parse(path=str(shipped), format=ox.RdfFormat.N_TRIPLES))
         return ReasoningResult(consistent=True, inferred=triples, cached=True)
     if failed_file is not None and failed_file.is_file():
         known = _read_failure(failed_file)
@@ -154,8 +166,10 @@ def run_hermit(ntriples: bytes) -> ReasoningResult:
         import owlready2
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise ReasonerError(f"owlready2 is not installed: {exc}") from exc
-    if shutil.which("java") is None and not getattr(owlready2, "JAVA_EXE", None):
-        raise ReasonerError("the OWL reasoner needs Java (a JRE 11 or newer) on the PATH")
+    if shutil.which(getattr(owlready2, "JAVA_EXE", None) or "java") is None:
+        raise ReasonerError("the OWL reasoner needs Java (a JRE 11 or newer) on the PATH: the content differs "
+                            "from the classification shipped with the program (edited or added files), so it must "
+                            "be classified again")
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="myeloma-kg-reason-"))
     try:

@@ -6,6 +6,15 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
+from myeloma_kg.graph import reasoning
+
+
+@pytest.fixture(autouse=True)
+def _no_shipped_classification(monkeypatch, tmp_path_factory):
+    """These tests are about the user cache: a classification shipped beside the checkout (after
+    make wheel) must not answer for them."""
+    monkeypatch.setattr(reasoning, "shipped_dir", lambda: tmp_path_factory.mktemp("no-shipped-classification"))
+
 
 def test_an_inconsistent_result_is_cached_like_a_consistent_one(settings, tmp_path, monkeypatch):
     """A broken graph checked twice runs the reasoner once, and says the same both times."""
@@ -48,3 +57,19 @@ def test_an_unsatisfiable_result_comes_back_from_the_cache_whole(settings, tmp_p
     failed.write_text("{not json")  # a damaged entry is not trusted: the reasoner runs again
     monkeypatch.setattr(reasoning, "run_hermit", lambda _ntriples: fresh)
     assert not reasoning.reason(graph, tmp_path).cached
+
+
+def test_a_wheel_s_shipped_classification_answers_without_the_reasoner(settings, tmp_path, monkeypatch):
+    from myeloma_kg.graph.store import KnowledgeGraph
+
+    graph = KnowledgeGraph.open(settings)
+    fact = ox.Triple(ox.NamedNode("http://example.org/x"), ox.NamedNode(reasoning.RDF_TYPE), ox.NamedNode("http://example.org/C"))
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / f"inferred-{reasoning.cache_key(graph)}.nt").write_bytes(ox.serialize([fact], format=ox.RdfFormat.N_TRIPLES))
+    monkeypatch.setattr(reasoning, "shipped_dir", lambda: shipped)
+    monkeypatch.setattr(reasoning, "run_hermit", lambda _ntriples: pytest.fail("the reasoner ran"))
+    result = reasoning.reason(graph, tmp_path / "empty-user-cache")
+    assert result.cached and result.consistent
+    assert [(q.subject, q.predicate, q.object) for q in result.inferred] == [(fact.subject, fact.predicate, fact.object)]
+    assert not (tmp_path / "empty-user-cache").exists()  # nothing written to the user cache

@@ -94,6 +94,11 @@ def reasoner_input(kg: KnowledgeGraph) -> bytes:
     return ox.serialize(keep, format=ox.RdfFormat.N_TRIPLES)
 
 
+def shipped_dir() -> Path:
+    """The folder of the reasoner's results that came with the program (empty in a checkout)."""
+    return shipped_home() / SHIPPED_FOLDER
+
+
 def cache_key(kg: KnowledgeGraph) -> str:
     """The name under which the reasoner's result for this graph's files is kept."""
     return hashlib.sha256((REASONER_VERSION + kg.digest).encode()).hexdigest()[:32]
@@ -111,7 +116,7 @@ def reason(kg: KnowledgeGraph, cache_dir: Path | None = None) -> ReasoningResult
     if cache_file is not None and cache_file.is_file():
         triples = list(ox.parse(path=str(cache_file), format=ox.RdfFormat.N_TRIPLES))
         return ReasoningResult(consistent=True, inferred=triples, cached=True)
-    shipped = shipped_home() / SHIPPED_FOLDER / f"inferred-{key}.nt" if kg.digest else None
+    shipped = shipped_dir() / f"inferred-{key}.nt" if kg.digest else None
     if shipped is not None and shipped.is_file():  # a wheel carries the classification of its own content
         triples = list(ox.parse(path=str(shipped), format=ox.RdfFormat.N_TRIPLES))
         return ReasoningResult(consistent=True, inferred=triples, cached=True)

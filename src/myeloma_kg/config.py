@@ -108,6 +108,12 @@ class Settings:
     max_result_rows: int = 10000
     max_request_bytes: int = 1_000_000
     threads: int = 8
+    # Connections (waitress): idle or slow clients hold a connection, never a thread, so the limit
+    # is set far above what a few hundred of them take; beyond it, new clients wait in the backlog.
+    connection_limit: int = 1000
+    idle_timeout_s: int = 30  # a connection with no request running and nothing sent or read for this long is closed
+    cleanup_interval_s: int = 5  # how often idle connections are looked for
+    use_poll: bool = True  # poll() instead of select(), which fails past ~1000 open files (ignored where there is no poll)
     query_workers: int = 4  # SPARQL worker processes of the public endpoint (at least 2 keeps one for short queries)
     reason: bool = True  # compute the inferred graph (cached) when the store is loaded
     data_dir: Path | None = None  # imported data (RxNorm); default the user data folder

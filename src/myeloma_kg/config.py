@@ -123,6 +123,7 @@ class Settings:
     store_user: str | None = None  # credentials for that endpoint (HTTP Basic, or Digest when the store asks)
     store_password: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)  # signs the web app's session cookie; random when unset
+    public_url: str | None = None  # e.g. https://kg.example.org/: the base of every absolute URL in answers, instead of the Host header
 
     @property
     def ontology_dir(self) -> Path:

@@ -107,6 +107,7 @@ class Settings:
     query_timeout_s: float = 10.0
     max_result_rows: int = 10000
     max_request_bytes: int = 1_000_000
+    max_header_bytes: int = 65_536  # the request line and headers together (a GET query's URL among them)
     threads: int = 8
     # Connections (waitress): idle or slow clients hold a connection, never a thread, so the limit
     # is set far above what a few hundred of them take; beyond it, new clients wait in the backlog.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -154,11 +155,25 @@ def test_the_app_can_tell_that_its_client_went_away():
         _stop(server, thread)
 
 
-@pytest.mark.parametrize("name,value", [("connection_limit", "2000"), ("idle_timeout_s", "10"),
-                                        ("cleanup_interval_s", "2"), ("use_poll", "no")])
-def test_each_connection_setting_reaches_waitress(name, value):
+@pytest.mark.parametrize("name,value,expected", [("connection_limit", "2000", 2000), ("idle_timeout_s", "10", 10),
+                                                 ("cleanup_interval_s", "2", 2), ("use_poll", "no", False),
+                                                 ("max_header_bytes", "32768", 32768)])
+def test_each_connection_setting_reaches_waitress(name, value, expected):
     options = waitress_options(Settings.load(environ={"MYELOMA_KG_" + name.upper(): value}))
     waitress_name = {"connection_limit": "connection_limit", "idle_timeout_s": "channel_timeout",
-                     "cleanup_interval_s": "cleanup_interval", "use_poll": "asyncore_use_poll"}[name]
-    expected = {"2000": 2000, "10": 10, "2": 2, "no": False}[value]
+                     "cleanup_interval_s": "cleanup_interval", "use_poll": "asyncore_use_poll",
+                     "max_header_bytes": "max_request_header_size"}[name]
     assert options[waitress_name] == expected
+
+
+def test_headers_past_the_limit_are_refused_and_a_long_get_query_within_it_is_answered(live_server):
+    query = "ASK { ?s ?p ?o } #" + "x" * 20_000  # a long query text, about 20 KB in the URL
+    with urllib.request.urlopen(f"{live_server}/sparql?{urllib.parse.urlencode({'query': query})}", timeout=30) as answer:
+        assert answer.status == 200
+    too_long = urllib.parse.urlencode({"query": "ASK { ?s ?p ?o } #" + "x" * 70_000})
+    try:
+        urllib.request.urlopen(f"{live_server}/sparql?{too_long}", timeout=30)
+        status = 200
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    assert status == 431

@@ -43,7 +43,8 @@ def _open_file_room(wanted: int) -> int:
 def waitress_options(settings: Settings) -> dict[str, Any]:
     """The keyword arguments of ``waitress.serve`` (besides the app) for these settings."""
     limit = max(1, settings.connection_limit)
-    room = _open_file_room(limit + SPARE_FILES)
+    # a connection is one open file, up to three while a large body or answer spills to a temporary file
+    room = _open_file_room(3 * limit + SPARE_FILES)
     if room < limit + SPARE_FILES:
         limit = max(16, room - SPARE_FILES)
         print(f"warning: only {room} open files are allowed; at most {limit} connections at once",
@@ -51,6 +52,7 @@ def waitress_options(settings: Settings) -> dict[str, Any]:
     return {
         "host": settings.host, "port": settings.port, "threads": settings.threads,
         "max_request_body_size": settings.max_request_bytes, "ident": "myeloma-kg",
+        "max_request_header_size": settings.max_header_bytes,
         "connection_limit": limit,
         "channel_timeout": max(1, settings.idle_timeout_s),
         "cleanup_interval": max(1, settings.cleanup_interval_s),

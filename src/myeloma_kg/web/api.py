@@ -114,7 +114,7 @@ def _schema(param) -> dict:
     elif param.type == "string":
         schema["minLength"] = 1
     if param.default is not None:
-        schema["default"] = param.to_term(param.default).value == "true" if param.type == "boolean" else param.default
+        schema["default"] = str(param.default).strip().lower() == "true" if param.type == "boolean" else param.default
     if param.enum:
         schema["enum"] = list(param.enum)
     return schema

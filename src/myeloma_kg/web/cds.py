@@ -37,7 +37,6 @@ from .urls import public_base
 cds = Blueprint("cds", __name__)
 
 
-
 class FeedbackTally:
     """How often cards were accepted or overridden, by override reason; no patient data is kept.
 
@@ -177,9 +176,10 @@ def _get(url: str, headers: dict[str, str], deadline: float, limit: int) -> byte
 
     def watchdog():
         late.set()
-        if conn.sock is not None:
+        sock = conn.sock  # None before the connection is made, or after it is closed
+        if sock is not None:
             with contextlib.suppress(OSError):
-                conn.sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
 
     timer = threading.Timer(remaining, watchdog)
     timer.daemon = True

@@ -107,7 +107,14 @@ class Settings:
     query_timeout_s: float = 10.0
     max_result_rows: int = 10000
     max_request_bytes: int = 1_000_000
+    max_header_bytes: int = 65_536  # the request line and headers together (a GET query's URL among them)
     threads: int = 8
+    # Connections (waitress): idle or slow clients hold a connection, never a thread, so the limit
+    # is set far above what a few hundred of them take; beyond it, new clients wait in the backlog.
+    connection_limit: int = 1000
+    idle_timeout_s: int = 30  # a connection with no request running and nothing sent or read for this long is closed
+    cleanup_interval_s: int = 5  # how often idle connections are looked for
+    use_poll: bool = True  # poll() instead of select(), which fails past ~1000 open files (ignored where there is no poll)
     query_workers: int = 4  # SPARQL worker processes of the public endpoint (at least 2 keeps one for short queries)
     reason: bool = True  # compute the inferred graph (cached) when the store is loaded
     data_dir: Path | None = None  # imported data (RxNorm); default the user data folder
@@ -117,6 +124,7 @@ class Settings:
     store_user: str | None = None  # credentials for that endpoint (HTTP Basic, or Digest when the store asks)
     store_password: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)  # signs the web app's session cookie; random when unset
+    public_url: str | None = None  # e.g. https://kg.example.org/: the base of every absolute URL in answers, instead of the Host header
 
     @property
     def ontology_dir(self) -> Path:

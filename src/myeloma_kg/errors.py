@@ -9,6 +9,10 @@ class MyelomaKGError(Exception):
     exit_code = 2
 
 
+class SettingsError(MyelomaKGError):
+    """A setting's value cannot be used."""
+
+
 class OntologyLoadError(MyelomaKGError):
     """An ontology or content file could not be read."""
 
@@ -81,13 +85,24 @@ class RxNormReadError(MyelomaKGError):
 
 
 class ReleaseError(MyelomaKGError):
-    """A release cannot be written or read: a version clash, a folder that is not a release."""
+    """A release cannot be written or read: a version clash, a folder that is not a release.
+
+    ``reason`` says what is wrong in words, without paths or the reader's own messages, for pages
+    that anyone may see (``/changes``); the message itself is for the operator."""
 
     exit_code = 1
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class DiffInputError(MyelomaKGError):
     """One side of a diff is neither a release folder, a checkout nor a git revision of the content."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class VersionPinError(MyelomaKGError):

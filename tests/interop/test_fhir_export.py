@@ -3,6 +3,7 @@ counts are the graph's (counted here by separate SPARQL), and the values are the
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -11,9 +12,18 @@ from click.testing import CliRunner
 
 from myeloma_kg.cli.main import main
 from myeloma_kg.errors import MyelomaKGError
-from myeloma_kg.fhir.conformance import bundle_problems, model_class, problems, project_problems
+from myeloma_kg.fhir.conformance import (
+    R4_SCHEMA,
+    R4_SCHEMA_SHA256,
+    bundle_problems,
+    model_class,
+    problems,
+    project_problems,
+    r4_schema_problems,
+)
 from myeloma_kg.fhir.export import build
 from myeloma_kg.fhir.ids import ID_RULE, NCIT, RXNORM, fhir_id, local_name
+from myeloma_kg.fhir.r4 import CRITERION_EXTENSION
 from myeloma_kg.namespaces import ONTOLOGY_IRI
 
 from conftest import FIXTURES
@@ -68,6 +78,62 @@ def test_the_r4_plan_definitions_are_not_r5_and_the_r5_ones_not_r4(r4, r5):
     assert problems(plan4, "R4") is None and problems(plan5, "R5") is None
     assert problems(plan4, "R5") is not None
     assert problems(plan5, "R4") is not None
+
+
+def test_every_r4_resource_validates_against_hl7s_r4_json_schema(r4):
+    """The R4B models pass resources that R4 refuses (Expression.language is an enumeration in
+    R4); the official R4 JSON schema is the check an R4 importer's parser makes."""
+    for resource in r4.resources():
+        assert r4_schema_problems(resource) == [], f"{resource['resourceType']}/{resource['id']}"
+    assert r4_schema_problems({k: v for k, v in r4.bundle.items() if k != "entry"}) == []
+    assert {r["resourceType"] for r in r4.resources()} == {"PlanDefinition", "ActivityDefinition"}
+    assert len(r4.resources("PlanDefinition")) == 18
+
+
+def test_the_r4_schema_is_hl7s_and_refuses_what_r4_refuses(r4):
+    assert hashlib.sha256(R4_SCHEMA.read_bytes()).hexdigest() == R4_SCHEMA_SHA256
+    assert json.loads(R4_SCHEMA.read_text())["id"] == "http://hl7.org/fhir/json-schema/4.0"
+    plan = json.loads(json.dumps(_by_id(r4, "PlanDefinition")["R2"]))
+    condition = plan["action"][0]["condition"][0]["expression"]
+    for language in ("text/x-myeloma-kg-criterion", "text/cql-identifier"):
+        condition["language"] = language
+        assert any("language" in p for p in r4_schema_problems(plan))
+        assert "R4 JSON schema" in problems(plan, "R4")
+    plan["action"][0]["condition"][0]["expression"]["language"] = "text/cql"
+    plan["action"][0]["bogus"] = True
+    assert any("bogus" in p for p in r4_schema_problems(plan))
+    # the file is the 4.0.0 build; loaded, it has the 4.0.1 version and Meta as an open type
+    statement = {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-01-01", "kind": "instance",
+                 "format": ["json"], "fhirVersion": "4.0.1"}
+    assert r4_schema_problems(statement) == []
+    assert r4_schema_problems(dict(statement, fhirVersion="4.0.2")) != []
+    meta = {"url": "https://example.org/x", "valueMeta": {"versionId": "1"}}
+    assert r4_schema_problems(dict(plan, extension=[meta], action=[{"title": "x"}])) == []
+
+
+def test_r4_conditions_keep_what_the_r5_ones_say(r4, r5):
+    """Description, the criterion's label (as a CQL identifier) and its IRI (in an extension)."""
+    def conditions(actions, r4_form):
+        for action in actions:
+            for condition in action.get("condition", []):
+                expression = condition["expression"]
+                if r4_form:
+                    iri = next((e["valueUri"] for e in expression.get("extension", []) if e["url"] == CRITERION_EXTENSION), None)
+                    assert expression["language"] == "text/cql" and expression["expression"].startswith('"')
+                    label = json.loads(expression["expression"])  # a CQL quoted identifier reads like a JSON string
+                else:
+                    iri, label = expression.get("reference"), expression["expression"]
+                yield condition["kind"], expression["description"], label, iri
+            yield from conditions(action.get("action", []), r4_form)
+
+    plans4, plans5 = _by_id(r4, "PlanDefinition"), _by_id(r5, "PlanDefinition")
+    assert set(plans4) == set(plans5)
+    compared = 0
+    for key, plan5 in plans5.items():
+        expected = list(conditions(plan5["action"], False))
+        assert list(conditions(plans4[key]["action"], True)) == expected
+        compared += len(expected)
+    assert compared > 50
 
 
 # -- counts against the graph ---------------------------------------------------------------

@@ -646,18 +646,28 @@ class RealServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def raw(self, request: bytes, timeout: float) -> tuple[int, bytes, float]:
-        """Send bytes as they are; (status, whole answer, seconds).  Status 0: the server closed."""
+        """Send bytes as they are; (status, whole answer, seconds).  Status 0: the server closed.
+
+        Our side stays open while the server works: it reads ahead on a connection (so the app can
+        tell that a client has gone), and a closed side reads as a client that has gone, whose
+        answer is dropped.  A request that promised more bytes than it sent is cut short by
+        closing our side once nothing has come back past the query time limit."""
         started = time.monotonic()
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as conn:
             conn.sendall(request)
-            conn.shutdown(socket.SHUT_WR)  # no more bytes: a request that promised more is cut short
-            chunks = []
+            conn.settimeout(REAL_SERVER_LIMIT_S + 1)
+            chunks: list[bytes] = []
             deadline = started + timeout
+            cut = False
             while time.monotonic() < deadline:
                 try:
                     chunk = conn.recv(65536)
                 except TimeoutError:
-                    break
+                    if chunks or cut:
+                        break
+                    conn.shutdown(socket.SHUT_WR)  # nothing yet: no more bytes are coming
+                    cut = True
+                    continue
                 if not chunk:
                     break
                 chunks.append(chunk)

@@ -211,6 +211,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, store: str | N
     """Serve the web app and the SPARQL endpoint."""
     settings = _settings(ctx, host=host, port=port, store=store)
     try:
+        from ..web.urls import check_public_url
+
+        check_public_url(settings.public_url)
         started = time.perf_counter()
         kg = _load(settings)
         seconds = time.perf_counter() - started

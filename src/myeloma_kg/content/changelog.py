@@ -4,7 +4,8 @@ the releases folder, and between the newest release and the graph being served w
 Computed on first use and kept until the releases folder changes (a release written, replaced or
 removed), since a diff of two versions takes about half a second (reading both graphs and querying
 each; a release between two others is read and queried once).  A release folder that cannot be read,
-or whose graph no longer matches its checksum, is left out and listed as skipped.
+or whose graph no longer matches its checksum, is left out and listed as skipped, with the reason in
+words: the log is shown to anyone, so it names no paths and quotes no reader's messages.
 """
 
 from __future__ import annotations
@@ -66,11 +67,11 @@ class Changelog:
     def _compute(self) -> list[Entry]:
         problems: list[str] = []
         sides = []
-        for release in known_releases(self.settings.releases_path, problems):
+        for release in known_releases(self.settings.releases_path, problems, in_words=True):
             try:
                 sides.append(_from_release(release.folder, release.version))
-            except DiffInputError as exc:  # a damaged release is left out of the log, and said so
-                problems.append(f"{release.folder.name}: {exc}")
+            except DiffInputError as exc:  # a damaged release is left out of the log, and said so in words
+                problems.append(f"{release.folder.name}: {exc.reason or 'it cannot be read as a release'}")
         self._skipped = problems
         self._versions = [side.version for side in sides]
         found = [Entry(new.version, diff_sides(old, new, self.settings)) for old, new in zip(sides, sides[1:])]

@@ -71,12 +71,13 @@ def _from_release(folder: Path, name: str) -> Side:
         release = Release.read(folder)
         path = release.graph_file()
     except ReleaseError as exc:  # a side that is not a readable release is bad input (status 2), like any other
-        raise DiffInputError(str(exc)) from None
+        raise DiffInputError(str(exc), exc.reason) from None
     try:
         store = ox.Store()
         store.load(path=str(path), format=ox.RdfFormat.TURTLE)  # into the default graph
     except (OSError, SyntaxError, ValueError) as exc:
-        raise DiffInputError(f"{name}: the release's graph {path.name} cannot be read: {exc}") from None
+        raise DiffInputError(f"{name}: the release's graph {path.name} cannot be read: {exc}",
+                             "its graph file cannot be read as Turtle") from None
     return Side(name, release.version, release.content_hash, store)
 
 

@@ -53,19 +53,23 @@ class Release:
         name = self.manifest["graph"]
         manifest = self.folder / MANIFEST
         if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
-            raise ReleaseError(f"{manifest} names its graph file outside the release folder")
+            raise ReleaseError(f"{manifest} names its graph file outside the release folder",
+                               "its manifest names a graph file outside the release folder")
         files = self.manifest.get("files")
         listed = {i.get("file"): i.get("sha256") for i in files if isinstance(i, dict)} if isinstance(files, list) else {}
         if not isinstance(listed.get(name), str):
-            raise ReleaseError(f"{manifest} gives no checksum for its graph file {name}")
+            raise ReleaseError(f"{manifest} gives no checksum for its graph file {name}",
+                               "its manifest gives no checksum for the graph file")
         path = self.folder / name
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError as exc:
-            raise ReleaseError(f"the release's graph file {path} cannot be read: {exc.strerror or exc}") from None
+            raise ReleaseError(f"the release's graph file {path} cannot be read: {exc.strerror or exc}",
+                               "its graph file cannot be read") from None
         if digest != listed[name]:
             raise ReleaseError(f"{path} does not match its checksum in {MANIFEST}: the release was changed after it "
-                               "was written")
+                               "was written", "its graph file does not match its checksum: the release was changed "
+                               "after it was written")
         return path
 
     @classmethod
@@ -74,11 +78,13 @@ class Release:
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ReleaseError(f"{folder} is not a release folder: it has no {MANIFEST}") from None
+            raise ReleaseError(f"{folder} is not a release folder: it has no {MANIFEST}",
+                               f"it has no {MANIFEST}") from None
         except (OSError, ValueError) as exc:
-            raise ReleaseError(f"{path} cannot be read: {exc}") from None
+            raise ReleaseError(f"{path} cannot be read: {exc}", f"its {MANIFEST} cannot be read as JSON") from None
         if not isinstance(manifest, dict) or not isinstance(manifest.get("version"), str) or "graph" not in manifest:
-            raise ReleaseError(f"{path} is not a release manifest (it needs 'version' and 'graph')")
+            raise ReleaseError(f"{path} is not a release manifest (it needs 'version' and 'graph')",
+                               f"its {MANIFEST} is not a release manifest (it needs 'version' and 'graph')")
         return cls(Path(folder), manifest)
 
 
@@ -156,9 +162,10 @@ def version_key(version: str) -> tuple:
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"[.+-]", version))
 
 
-def known_releases(folder: Path, problems: list[str] | None = None) -> list[Release]:
+def known_releases(folder: Path, problems: list[str] | None = None, *, in_words: bool = False) -> list[Release]:
     """The releases under ``folder`` (one sub-folder each), oldest first.  A sub-folder whose
-    manifest cannot be read is not a release: it is left out, and said in ``problems``."""
+    manifest cannot be read is not a release: it is left out, and said in ``problems`` (with
+    ``in_words``, without paths: for a web page)."""
     if not folder.is_dir():
         return []
     found = []
@@ -168,7 +175,7 @@ def known_releases(folder: Path, problems: list[str] | None = None) -> list[Rele
                 found.append(Release.read(sub))
             except ReleaseError as exc:
                 if problems is not None:
-                    problems.append(f"{sub.name}: {exc}")
+                    problems.append(f"{sub.name}: {exc.reason or exc}" if in_words else f"{sub.name}: {exc}")
     return sorted(found, key=lambda r: version_key(r.version))
 
 

@@ -11,6 +11,7 @@ evaluated, a card that names what is missing.  Nothing here fetches anything: th
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..patients.fhir_bundle import mapping
 
 SERVICE_ID = "myeloma-kg-anti-cd38"
 HOOK = "patient-view"
-SUMMARY_MAX = 140
+SUMMARY_MAX = 139  # CDS Hooks: a card's summary has fewer than 140 characters
 VERSION = program_version() or "(version unknown)"  # None: a source tree that was never installed
 SOURCE_LABEL = f"myeloma-kg {VERSION}: Pan-Pacific MM WG 2025 anti-CD38 consensus (reconstructed)"
 GRAPH_VERSION_EXTENSION = "org.w3id.myeloma-kg.graphVersion"  # card extension key (reverse-domain, as CDS Hooks asks)
@@ -147,8 +148,27 @@ def _local(iri: str) -> str:
     return iri.rstrip("/").rsplit("/", 1)[-1]
 
 
+# References to FHIR resources that open a message about a record read from FHIR ("Condition/c1: ...",
+# "line derived from MedicationStatement/a, MedicationStatement/b: ..."): the detail keeps them.
+_ORIGIN = re.compile(r"^(?:line derived from )?[A-Z][A-Za-z]+/[^\s,:]+(?:, [A-Z][A-Za-z]+/[^\s,:]+)*: ")
+_CLAUSE_ENDS = ("; ", ": ", ", ", " (", " - ")
+
+
+def _shorten(text: str, room: int) -> str:
+    """``text`` if it fits in ``room`` characters, else its first clause or words that fit, and '…'."""
+    if len(text) <= room:
+        return text
+    cut = text[:room]  # the ellipsis takes the place of the character after the cut
+    clause = max(cut.rfind(end) for end in _CLAUSE_ENDS)
+    space = cut.rfind(" ")
+    end = clause if clause >= room // 2 else space if space > 0 else room - 1
+    return text[:end].rstrip(" ,;:(-") + "…"
+
+
 def _summary(head: str, items: list[str]) -> str:
-    """``head`` and as many items as fit in 140 characters, then '+N more'."""
+    """``head`` and as many whole items as fit in fewer than 140 characters, then '+N more'; a
+    first item too long to fit is shortened at a clause or word boundary."""
+    items = [_ORIGIN.sub("", item) for item in items]
     shown: list[str] = []
     for index, item in enumerate(items):
         rest = len(items) - index - 1
@@ -156,11 +176,13 @@ def _summary(head: str, items: list[str]) -> str:
         if len(candidate) > SUMMARY_MAX:
             break
         shown.append(item)
-    if not shown and items:  # the first item alone is too long: cut it
-        return (head + items[0])[:SUMMARY_MAX - 1] + "…"
     more = len(items) - len(shown)
-    text = head + ", ".join(shown) + (f" +{more} more" if more else "")
-    return text if len(text) <= SUMMARY_MAX else text[:SUMMARY_MAX - 1] + "…"
+    tail = f" +{more} more" if more else ""
+    if not shown and items:  # the first item alone is too long: its first words
+        more = len(items) - 1
+        tail = f" +{more} more" if more else ""
+        return head + _shorten(items[0], SUMMARY_MAX - len(head) - len(tail)) + tail
+    return _shorten(head + ", ".join(shown) + tail, SUMMARY_MAX)
 
 
 def cards_for(outcome, instance: str, base_url: str, version=None) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from ..config import Settings
@@ -18,6 +18,7 @@ from ..patients.recommend import Recommender
 from ..sparql.service import Limits, SparqlService
 from .headers import SECURITY_HEADERS, answer_headers
 from .sparql import RepeatedQueries
+from .urls import check_public_url, public_location
 
 SECURITY_NAMES = {name for name, _ in SECURITY_HEADERS}
 
@@ -25,6 +26,7 @@ SECURITY_NAMES = {name for name, _ in SECURITY_HEADERS}
 def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = None, *,
                query_workers: int | None = None) -> Flask:
     settings = settings or Settings.load()
+    check_public_url(settings.public_url)
     kg = kg or load_graph(settings)
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -68,6 +70,10 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
 
     @app.after_request
     def headers(response):
+        location = response.headers.get("Location")
+        if location is not None and public_location(location) != location:
+            # Werkzeug's own redirects (of "//" in a path, say) name the Host header, also in the body
+            response = redirect(public_location(location), response.status_code)
         # every answer says which graph gave it; cross-origin routes may be read from other pages
         for name, value in answer_headers(request.path, version.label(), preflight=request.method == "OPTIONS"):
             if name in SECURITY_NAMES:

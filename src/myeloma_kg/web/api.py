@@ -24,12 +24,33 @@ def list_queries():
     return jsonify(queries=[{**q.describe(), "href": f"/api/queries/{q.name}"} for q in _catalog()])
 
 
+# What an IRI parameter accepts (queries.expand_iri): an absolute IRI, or a prefixed name with one
+# of the project's prefixes, which has the same shape.
+IRI_PATTERN = r'^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>"{}|\\^`]*$'
+SCHEMA_TYPES = {"integer": "integer", "decimal": "number", "boolean": "boolean"}
+
+
+def _refused_values(named) -> str | None:
+    """Why the request's parameters cannot be used as they are, or None.  A parameter given but
+    empty is refused rather than read as absent (the OpenAPI document allows no empty values)."""
+    for key in request.args:
+        values = request.args.getlist(key)
+        if len(values) > 1:
+            return f"parameter {key[:60]!r} is given {len(values)} times; give it once"
+        if not values[0].strip() and any(p.name == key for p in named.params):
+            return f"parameter {key!r} is empty: give a value or leave it out"
+    return None
+
+
 @api.get("/api/queries/<name>")
 def run_query(name: str):
     try:
         named = _catalog().get(name)
     except QueryNotFound as exc:
         return jsonify(error=str(exc)), 404
+    refused = _refused_values(named)
+    if refused:
+        return jsonify(error=refused), 400
     if any(p.name == "patient" for p in named.params):
         return jsonify(error="patient queries run with 'myeloma-kg query --patient'; use POST /api/recommend here"), 400
     try:
@@ -52,11 +73,7 @@ def openapi():
             continue
         params = [{
             "name": p.name, "in": "query", "required": p.required and p.default is None,
-            "description": p.description or f"a value of type {p.type}",
-            "schema": {"type": {"integer": "integer", "decimal": "number", "boolean": "boolean"}.get(p.type, "string"),
-                       **({"default": p.default} if p.default is not None else {}),
-                       **({"enum": list(p.enum)} if p.enum else {}),
-                       **({"format": "date"} if p.type == "date" else {})},
+            "description": _describe(p), "schema": _schema(p),
         } for p in q.params]
         paths[f"/api/queries/{q.name}"] = {"get": {
             "summary": q.summary, "description": q.description, "tags": list(q.tags) or ["queries"],
@@ -78,6 +95,31 @@ def openapi():
                              "description": "Named SPARQL queries over the Pan-Pacific anti-CD38 consensus graph, "
                                             "and patient recommendations."},
                     "paths": paths})
+
+
+def _describe(param) -> str:
+    text = param.description or f"a value of type {param.type}"
+    if param.type == "iri":
+        text += " (an IRI, or a prefixed name with one of the project's prefixes, such as drug:daratumumab or rec:R8)"
+    elif param.type == "boolean":
+        text += " (true or false)"
+    return text
+
+
+def _schema(param) -> dict:
+    """The OpenAPI schema of a named query's parameter."""
+    schema: dict = {"type": SCHEMA_TYPES.get(param.type, "string")}
+    if param.type == "iri":
+        schema |= {"format": "iri", "pattern": IRI_PATTERN}
+    elif param.type == "date":
+        schema["format"] = "date"
+    elif param.type == "string":
+        schema["minLength"] = 1
+    if param.default is not None:
+        schema["default"] = str(param.default).strip().lower() == "true" if param.type == "boolean" else param.default
+    if param.enum:
+        schema["enum"] = list(param.enum)
+    return schema
 
 
 def _record():

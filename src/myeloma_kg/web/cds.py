@@ -8,12 +8,14 @@ prefetch data).  Bad requests get 400 with a JSON error.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import socket
 import threading
-import urllib.error
-import urllib.request
+import time
 from collections import Counter
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -30,11 +32,43 @@ from ..fhir.cds import (
 )
 from ..patients.fhir_bundle import FHIR_JSON
 from .common import read_record
+from .urls import public_base
 
 cds = Blueprint("cds", __name__)
 
-_feedback = Counter()  # (outcome, override reason) -> count; no patient data is kept
-_feedback_lock = threading.Lock()
+
+class FeedbackTally:
+    """How often cards were accepted or overridden, by override reason; no patient data is kept.
+
+    Bounded whatever clients send: at most ``max_keys`` (outcome, reason) pairs, and a reason code
+    longer than ``max_code`` characters is not kept as given.  Once the pairs are used up, new
+    reasons are counted together as ``OTHER``.
+    """
+
+    OTHER = "(other)"
+    TOO_LONG = "(too long)"
+
+    def __init__(self, max_keys: int = 200, max_code: int = 64) -> None:
+        self.max_keys, self.max_code = max_keys, max_code
+        self._counts: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, outcome: str, reason: str | None) -> None:
+        if reason is not None and len(reason) > self.max_code:
+            reason = self.TOO_LONG
+        with self._lock:
+            key = (outcome, reason)
+            if key not in self._counts and len(self._counts) >= self.max_keys - 2:
+                key = (outcome, self.OTHER)  # room is kept for one OTHER per outcome
+            self._counts[key] += 1
+
+    def counts(self) -> dict[tuple[str, str | None], int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+def _tally() -> FeedbackTally:
+    return current_app.extensions.setdefault("cds_feedback", FeedbackTally())
 
 
 @cds.errorhandler(CdsRequestError)
@@ -54,10 +88,33 @@ def services():
     return jsonify(discovery())
 
 
+MAX_DEPTH = 64  # levels of nesting in a request body; FHIR resources need far fewer
+
+
+def _nested_deeper_than(value, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _body():
-    body = request.get_json(silent=True, force=True)
-    if body is None:
-        raise CdsRequestError(400, "the request body is not JSON")
+    """The request's JSON body; 400 when it is not JSON or nested deeper than ``MAX_DEPTH``."""
+    too_deep = CdsRequestError(400, f"the request body is nested more than {MAX_DEPTH} levels deep")
+    try:
+        body = json.loads(request.get_data())
+    except RecursionError:
+        raise too_deep from None
+    except ValueError:  # not JSON, not UTF-8, or a number with more digits than Python reads
+        raise CdsRequestError(400, "the request body is not JSON") from None
+    if _nested_deeper_than(body, MAX_DEPTH):
+        raise too_deep
     return body
 
 
@@ -74,7 +131,7 @@ def call(service_id: str):
     bundle = bundle_of(prefetch, wanted["patientId"])
     record = read_record(json.dumps(bundle), content_type=FHIR_JSON)  # unreadable FHIR: 400 by the app's handler
     outcome = current_app.extensions["recommender"].recommend(record)
-    return jsonify(cards=cards_for(outcome, wanted["hookInstance"], request.host_url,
+    return jsonify(cards=cards_for(outcome, wanted["hookInstance"], public_base(),
                                    current_app.extensions["graph_version"]))
 
 
@@ -83,16 +140,10 @@ def feedback(service_id: str):
     if service_id != SERVICE_ID:
         raise CdsRequestError(404, f"no CDS service '{service_id}' here")
     items = check_feedback(_body())
-    with _feedback_lock:
-        for item in items:
-            if len(_feedback) < 1000 or (item["outcome"], item["reason"]) in _feedback:
-                _feedback[(item["outcome"], item["reason"])] += 1
+    tally = _tally()
+    for item in items:
+        tally.add(item["outcome"], item["reason"])
     return jsonify(received=len(items))
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # a redirect could lead to another server
-        return None
 
 
 def _allowed(wanted: dict) -> bool:
@@ -107,12 +158,60 @@ def _refusal(wanted: dict) -> str:
     return f"this service fetches only from {allowed}"
 
 
+class _Late(Exception):
+    """The fetch's deadline passed."""
+
+
+def _get(url: str, headers: dict[str, str], deadline: float, limit: int) -> bytes:
+    """GET ``url`` (no redirects followed) and read at most ``limit + 1`` bytes, all before
+    ``deadline`` (a ``time.monotonic`` time): at the deadline a watchdog shuts the socket, whatever
+    the server is doing (not answering, or answering a byte at a time)."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _Late
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname or "", parts.port, timeout=remaining)
+    late = threading.Event()
+
+    def watchdog():
+        late.set()
+        sock = conn.sock  # None before the connection is made, or after it is closed
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(remaining, watchdog)
+    timer.daemon = True
+    timer.start()
+    try:
+        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers)
+        answer = conn.getresponse()
+        body = answer.read(limit + 1)
+        if late.is_set():
+            raise _Late
+        if answer.status != 200:
+            raise OSError(f"HTTP status {answer.status} {answer.reason}".strip())
+        return body
+    except (OSError, http.client.HTTPException) as exc:
+        if late.is_set() or time.monotonic() >= deadline:
+            raise _Late from None
+        if isinstance(exc, http.client.HTTPException):
+            raise OSError("its answer is not a complete HTTP response") from None
+        raise OSError(getattr(exc, "strerror", None) or str(exc) or "the connection failed") from None
+    finally:
+        timer.cancel()
+        conn.close()
+
+
 def _fetch(wanted: dict, missing: list[str]) -> dict:
-    """What the prefetch lacks, from the FHIR server (``_allowed`` has said it is the allowed one)."""
+    """What the prefetch lacks, from the FHIR server (``_allowed`` has said it is the allowed one).
+
+    All the reads together get one deadline, ``query_timeout_s`` from the start of the first."""
     settings = current_app.config["SETTINGS"]
     allowed = settings.cds_fhir_server.rstrip("/")
     token = (wanted.get("fhirAuthorization") or {}).get("access_token") if isinstance(wanted.get("fhirAuthorization"), dict) else None
-    opener = urllib.request.build_opener(_NoRedirect)
+    deadline = time.monotonic() + settings.query_timeout_s
     found = {}
     for key in missing:
         query = prefetch_template()[key].replace("{{context.patientId}}", quote(wanted["patientId"], safe=""))
@@ -120,17 +219,22 @@ def _fetch(wanted: dict, missing: list[str]) -> dict:
         if isinstance(token, str):
             headers["Authorization"] = f"Bearer {token}"
         try:
-            with opener.open(urllib.request.Request(f"{allowed}/{query}", headers=headers),
-                             timeout=settings.query_timeout_s) as answer:
-                body = answer.read(settings.max_request_bytes + 1)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise CdsRequestError(412, f"the FHIR server could not give {key}: {getattr(exc, 'reason', exc)}") from None
+            body = _get(f"{allowed}/{query}", headers, deadline, settings.max_request_bytes)
+        except _Late:
+            raise CdsRequestError(412, f"the FHIR server did not give {', '.join(missing[missing.index(key):])} "
+                                       f"within {settings.query_timeout_s:g} s") from None
+        except OSError as exc:
+            raise CdsRequestError(412, f"the FHIR server could not give {key}: {exc}") from None
+        except ValueError:  # a port that is not a number, a header value that may not be sent
+            raise CdsRequestError(412, f"the request for {key} could not be made to {allowed}") from None
         if len(body) > settings.max_request_bytes:
             raise CdsRequestError(412, f"the FHIR server's answer for {key} is larger than {settings.max_request_bytes} bytes")
         try:
             found[key] = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise CdsRequestError(412, f"the FHIR server's answer for {key} is not JSON") from None
+        if _nested_deeper_than(found[key], MAX_DEPTH):
+            raise CdsRequestError(412, f"the FHIR server's answer for {key} is nested more than {MAX_DEPTH} levels deep")
     return found
 
 

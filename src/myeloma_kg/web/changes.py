@@ -16,8 +16,8 @@ def _log():
 @changes.get("/changes")
 def page():
     log = _log()
-    return render_template("changes.html", entries=log.entries(), releases=log.releases(), skipped=log.skipped(), describe=describe,
-                           releases_path=current_app.config["SETTINGS"].releases_path)
+    return render_template("changes.html", entries=log.entries(), releases=log.releases(), skipped=log.skipped(),
+                           describe=describe)
 
 
 @changes.get("/api/changes")

@@ -12,6 +12,7 @@ import re
 from flask import Blueprint, Response, current_app, request
 
 from ..fhir.repository import FHIR_RELEASES, MEDIA_TYPE, MIME_VERSIONS, SEARCH_PARAMS, FhirRepository, dumps, outcome
+from .urls import public_base
 
 fhir = Blueprint("fhir", __name__)
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -54,7 +55,7 @@ def _version() -> str | Response:
 
 
 def _base() -> str:
-    return request.url_root.rstrip("/") + "/fhir"
+    return public_base() + "/fhir"
 
 
 def _refuse_writes() -> Response | None:

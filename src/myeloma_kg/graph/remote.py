@@ -11,7 +11,8 @@ The dataset of every query is stated in the request, so the answers do not depen
 store was configured: by default the project's named graphs that the store holds (found once,
 cached) are both the default graph (their union, as on the embedded store) and the named graphs,
 sent as the SPARQL 1.1 Protocol's ``default-graph-uri`` / ``named-graph-uri`` parameters.  A query
-with its own FROM / FROM NAMED keeps them, and no parameter is added.
+with its own FROM / FROM NAMED keeps them, and no parameter is added.  The public endpoint states
+the whole dataset of each query itself (``query_dataset``).
 
 Parameters are bound by a VALUES block written after the first ``WHERE {``, each value serialised
 as one RDF term by pyoxigraph, so a value can never change the shape of the query.  Every request
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 CHUNK = 2000  # triples per update request (blank-node groups are never split)
 PROJECT_GRAPHS = str(GRAPH)  # every named graph of the project has an IRI under this
 META_GRAPH_IRI = str(GRAPH_META)
+# A graph IRI that never holds triples: an empty set of named graphs is sent as this one graph,
+# since Virtuoso reads a request without named-graph-uri as "every graph".
+EMPTY_GRAPH_IRI = PROJECT_GRAPHS + "none"
 _XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
 
 # Strings, IRIs and comments of a query, so keywords are only looked for in the query's own code.
@@ -73,6 +77,25 @@ def _code(text: str) -> str:
 def own_dataset(text: str) -> bool:
     """True when the query states its own dataset with FROM or FROM NAMED."""
     return re.search(r"\bFROM\s+(NAMED\s+)?(<|[A-Za-z_][\w.-]*:|:)", _code(text), re.IGNORECASE) is not None
+
+
+_DATASET_CLAUSE = re.compile(
+    r"(?<![\w?$:.\\-])FROM\s+(?:NAMED\s+)?(?:<[^<>\"{}|^`\\\s]*>|(?:[A-Za-z][\w.-]*)?:[^\s{}#]*)", re.IGNORECASE)
+
+
+def without_dataset_clauses(text: str) -> str:
+    """The query with its FROM / FROM NAMED clauses blanked out (the rest of the text unchanged).
+
+    Read from the query's code only (strings and comments are left alone); the caller checks the
+    result with the parser before using it."""
+    code = _code(text)
+    parts, last = [], 0
+    for match in _DATASET_CLAUSE.finditer(code):
+        parts.append(text[last:match.start()])
+        parts.append(" " * (match.end() - match.start()))
+        last = match.end()
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def bind_values(text: str, bindings: Mapping[str, ox.NamedNode | ox.Literal]) -> str:
@@ -245,6 +268,22 @@ class RemoteStore:
         defaults, named = self._dataset(sparql, default_graphs, named_graphs)
         return self._send(sparql, _form(sparql), defaults, named, bindings)
 
+    def query_dataset(self, text: str, form: str, default_graphs: Sequence[str] | None,
+                      named_graphs: Sequence[str] | None, base: str | None = None):
+        """A query checked by the public endpoint, on exactly the dataset it gives: the graphs merged
+        into the default graph and the named graphs, each None for the project's graphs held by the
+        store.  The query's own FROM clauses, if any, must name the same (the endpoint sees to it).
+        ``base``: the base IRI for relative IRIs, put first in the prologue (Virtuoso takes a BASE
+        only there, and only one)."""
+        defaults = self._known_graphs() if default_graphs is None else list(default_graphs)
+        named = self._known_graphs() if named_graphs is None else list(named_graphs)
+        if not named:  # a missing named-graph-uri is not "none" on every store
+            named = [EMPTY_GRAPH_IRI]
+        sparql = _prologue(text)
+        if base:
+            sparql = f"BASE <{ox.NamedNode(base).value}>\n{sparql}"
+        return self._send(sparql, form, defaults, named)
+
     def _send(self, sparql: str, form: str, default_graphs: list[str] | None, named_graphs: list[str] | None,
               bound: Mapping[str, ox.NamedNode | ox.Literal] | None = None):
         client = self._client(self.url)
@@ -377,9 +416,11 @@ def _first_line(text: str) -> str:
 def _detail(exc: Exception) -> str:
     text = str(exc)
     lines = [line for line in text.splitlines() if line.strip()]
-    # SPARQLWrapper puts its own sentence first and the server's message after it
+    # SPARQLWrapper puts its own sentence first (after the name of its exception class) and the
+    # server's message after it
     server = next((line for line in lines if "Response:" not in line and line.strip().startswith(("b'", 'b"'))), None)
-    return (lines[0] if lines else type(exc).__name__) + (f" {server[:300]}" if server else "")
+    first = re.sub(r"^[A-Z]\w*(?:Error|Exception|BadFormed|NotFound|Unauthorized)?\s*:\s*", "", lines[0]) if lines else ""
+    return (first or "no detail") + (f" {server[:300]}" if server else "")
 
 
 def _hint(status: int, message: str) -> str:

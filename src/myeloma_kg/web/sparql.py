@@ -37,10 +37,13 @@ def negotiate(accept: str | None, form: str) -> str | None:
         return offered[0]
     best, best_q = None, 0.0
     for media in offered:
-        names = [media, *(alias for alias, target in ALIASES.items() if target == media)]
-        q = max((_quality(ranges, name) for name in names), key=lambda found: found[0])[1]
-        if q > best_q:
-            best, best_q = media, q
+        found = _quality(ranges, media)
+        for alias in (alias for alias, target in ALIASES.items() if target == media):
+            named = _quality(ranges, alias)
+            if named[0] == 2 and named[0] >= found[0]:  # an alias counts when named, not through a wildcard
+                found = named
+        if found[1] > best_q:
+            best, best_q = media, found[1]
     return best
 
 

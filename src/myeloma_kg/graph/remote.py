@@ -98,6 +98,29 @@ def without_dataset_clauses(text: str) -> str:
     return "".join(parts)
 
 
+_PROLOGUE_IRI = re.compile(r"\b(?:(BASE)\s*<([^<>\"{}|^`\\\s]*)>|PREFIX\s+(?:[A-Za-z][\w.-]*)?:\s*<([^<>\"{}|^`\\\s]*)>)",
+                           re.IGNORECASE)
+
+
+def absolute_prologue(text: str, base: str) -> str:
+    """The query with the IRIs of its BASE and PREFIX declarations resolved (RFC 3986) against
+    ``base`` and the BASE declared before each: a store then reads its relative IRIs as the
+    endpoint does, whatever its own URL.  The caller checks the result with the parser."""
+    from ..sparql.guard import resolve_iri
+
+    parts, last, current = [], 0, base
+    for match in _PROLOGUE_IRI.finditer(_code(text)):
+        group = 2 if match.group(1) else 3
+        resolved = resolve_iri(current, match.group(group))
+        if match.group(1):
+            current = resolved
+        parts.append(text[last:match.start(group)])
+        parts.append(resolved)
+        last = match.end(group)
+    parts.append(text[last:])
+    return "".join(parts)
+
+
 def bind_values(text: str, bindings: Mapping[str, ox.NamedNode | ox.Literal]) -> str:
     """The query with a VALUES block for the bindings right after its first ``WHERE {``."""
     if not bindings:
@@ -110,9 +133,12 @@ def bind_values(text: str, bindings: Mapping[str, ox.NamedNode | ox.Literal]) ->
     return f"{text[: match.end()]}\n  VALUES ({names}) {{ ({values}) }}\n{text[match.end():]}"
 
 
-def _prologue(text: str) -> str:
+def _prologue(text: str, after_base: bool = False) -> str:
     declared = {m.group(1) for m in re.finditer(r"PREFIX\s+([A-Za-z][\w-]*)?:", text, re.IGNORECASE)}
     missing = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items() if p not in declared)
+    first_base = re.match(r"\s*BASE\s*<[^<>]*>", _code(text), re.IGNORECASE) if after_base else None
+    if first_base:  # Virtuoso takes a BASE only before every PREFIX
+        return text[:first_base.end()] + "\n" + missing + text[first_base.end():]
     return missing + text
 
 
@@ -279,7 +305,7 @@ class RemoteStore:
         named = self._known_graphs() if named_graphs is None else list(named_graphs)
         if not named:  # a missing named-graph-uri is not "none" on every store
             named = [EMPTY_GRAPH_IRI]
-        sparql = _prologue(text)
+        sparql = _prologue(text, after_base=True)
         if base:
             sparql = f"BASE <{ox.NamedNode(base).value}>\n{sparql}"
         return self._send(sparql, form, defaults, named)

@@ -109,15 +109,18 @@ def _check(text: str, base: str | None) -> CheckedQuery:
                         own_base=own_base)
 
 
-def same_but_dataset(text: str, other: str, base: str | None) -> bool:
-    """True when ``other`` is the query ``text`` without its FROM / FROM NAMED clauses: the same
-    algebra, and no dataset clause left.  (Blank nodes are labelled anew by each parse, so a
-    query with blank nodes never compares equal: the answer is then False, never a wrong True.)"""
+def same_query(text: str, other: str, base: str | None, *, but_dataset: bool = False) -> bool:
+    """True when ``other`` is the same query as ``text`` (the same algebra once relative IRIs are
+    resolved against ``base``); ``but_dataset``: ``other`` is ``text`` without its FROM / FROM
+    NAMED clauses.  (Blank nodes are labelled anew by each parse, so a query with blank nodes
+    never compares equal: the answer is then False, never a wrong True.)"""
     try:
         _, first = _parse(text, base)
         _, second = _parse(other, base)
     except SparqlRequestError:
         return False
+    if not but_dataset:
+        return first.algebra == second.algebra
     if _dataset_clauses(second.algebra):
         return False
     return _without_dataset(first.algebra) == _without_dataset(second.algebra)

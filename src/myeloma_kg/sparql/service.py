@@ -557,22 +557,30 @@ class SparqlService:
         own FROM clauses instead of letting them override, so when the request names a dataset
         and the query names another, the query is sent without its FROM clauses; the shortened
         text is checked to be the same query otherwise.  A relative IRI is resolved against the
-        endpoint's own base, sent as a BASE declaration (unless the query declares one: some
-        stores refuse a second).
+        endpoint's own base, sent as a BASE declaration; a query that declares a BASE of its own
+        has its declarations made absolute instead (some stores refuse a second BASE, or a
+        relative one), again checked to be the same query.
         """
         from ..errors import StoreError
-        from ..graph.remote import without_dataset_clauses
-        from .guard import same_but_dataset
+        from ..graph.remote import absolute_prologue, without_dataset_clauses
+        from .guard import same_query
 
         media_type = outcome.media
         if protocol and outcome.own_dataset:
             shortened = without_dataset_clauses(text)
-            if not same_but_dataset(text, shortened, base):
+            if not same_query(text, shortened, base, but_dataset=True):
                 raise SparqlRequestError(
                     400, "this query names its own dataset (FROM / FROM NAMED) and the request names another "
                          "(default-graph-uri / named-graph-uri); the triple store behind this endpoint cannot be "
                          "given both: send only one of them")
             text = shortened
+        if outcome.own_base and base:
+            resolved = absolute_prologue(text, base)
+            if not same_query(text, resolved, base):
+                raise SparqlRequestError(
+                    400, "this query's BASE or PREFIX declarations could not be made absolute for the triple store "
+                         "behind this endpoint; write them as absolute IRIs")
+            text = resolved
         try:
             result = self.remote.query_dataset(text, outcome.form, outcome.dataset.default, outcome.dataset.named,
                                                base=None if outcome.own_base else base)

@@ -354,3 +354,20 @@ def test_the_guard_remembers_checks_by_digest_and_never_long_texts():
     assert all(isinstance(key, bytes) and len(key) == 32 for key, _ in guard._CHECKED.items())
     again = guard.check_query(f"SELECT * FROM <{GRAPH}g1099> WHERE {{ ?s ?p ?o }} #" + "z" * 2000)
     assert again.text.endswith("z" * 2000) and again.from_graphs == (f"{GRAPH}g1099",)
+
+
+# -- rewrites for a remote store -------------------------------------------------------------
+
+def test_rewrites_for_a_remote_store_are_checked_by_the_parser():
+    from myeloma_kg.sparql.rewrite import with_absolute_prologue, without_dataset
+
+    text = f'SELECT * FROM <{INFERRED}> FROM NAMED <{GUIDELINE}> WHERE {{ ?s ?p "FROM <x>" }} # FROM <y>'
+    shortened = without_dataset(text, BASE)
+    assert shortened is not None and INFERRED not in shortened and GUIDELINE not in shortened
+    assert '"FROM <x>"' in shortened and "# FROM <y>" in shortened
+    escaped = "PREFIX e: <http://e.org/> SELECT * FROM e:a\\#b WHERE { ?s ?p ?o }"
+    assert without_dataset(escaped, BASE) in (None, "PREFIX e: <http://e.org/> SELECT *             WHERE { ?s ?p ?o }")
+    assert without_dataset("SELECT * \\u0046ROM <http://e.org/g> WHERE { ?s ?p ?o }", BASE) is None  # not seen: refused
+    resolved = with_absolute_prologue("BASE <a/> PREFIX p: <b/> SELECT ?x WHERE { BIND(p:c AS ?x) }",
+                                      "http://e.org/kg/sparql")
+    assert resolved == "BASE <http://e.org/kg/a/> PREFIX p: <http://e.org/kg/a/b/> SELECT ?x WHERE { BIND(p:c AS ?x) }"

@@ -79,48 +79,6 @@ def own_dataset(text: str) -> bool:
     return re.search(r"\bFROM\s+(NAMED\s+)?(<|[A-Za-z_][\w.-]*:|:)", _code(text), re.IGNORECASE) is not None
 
 
-_DATASET_CLAUSE = re.compile(
-    r"(?<![\w?$:.\\-])FROM\s+(?:NAMED\s+)?(?:<[^<>\"{}|^`\\\s]*>|(?:[A-Za-z][\w.-]*)?:[^\s{}#]*)", re.IGNORECASE)
-
-
-def without_dataset_clauses(text: str) -> str:
-    """The query with its FROM / FROM NAMED clauses blanked out (the rest of the text unchanged).
-
-    Read from the query's code only (strings and comments are left alone); the caller checks the
-    result with the parser before using it."""
-    code = _code(text)
-    parts, last = [], 0
-    for match in _DATASET_CLAUSE.finditer(code):
-        parts.append(text[last:match.start()])
-        parts.append(" " * (match.end() - match.start()))
-        last = match.end()
-    parts.append(text[last:])
-    return "".join(parts)
-
-
-_PROLOGUE_IRI = re.compile(r"\b(?:(BASE)\s*<([^<>\"{}|^`\\\s]*)>|PREFIX\s+(?:[A-Za-z][\w.-]*)?:\s*<([^<>\"{}|^`\\\s]*)>)",
-                           re.IGNORECASE)
-
-
-def absolute_prologue(text: str, base: str) -> str:
-    """The query with the IRIs of its BASE and PREFIX declarations resolved (RFC 3986) against
-    ``base`` and the BASE declared before each: a store then reads its relative IRIs as the
-    endpoint does, whatever its own URL.  The caller checks the result with the parser."""
-    from ..sparql.guard import resolve_iri
-
-    parts, last, current = [], 0, base
-    for match in _PROLOGUE_IRI.finditer(_code(text)):
-        group = 2 if match.group(1) else 3
-        resolved = resolve_iri(current, match.group(group))
-        if match.group(1):
-            current = resolved
-        parts.append(text[last:match.start(group)])
-        parts.append(resolved)
-        last = match.end(group)
-    parts.append(text[last:])
-    return "".join(parts)
-
-
 def bind_values(text: str, bindings: Mapping[str, ox.NamedNode | ox.Literal]) -> str:
     """The query with a VALUES block for the bindings right after its first ``WHERE {``."""
     if not bindings:

@@ -562,21 +562,20 @@ class SparqlService:
         relative one), again checked to be the same query.
         """
         from ..errors import StoreError
-        from ..graph.remote import absolute_prologue, without_dataset_clauses
-        from .guard import same_query
+        from .rewrite import with_absolute_prologue, without_dataset
 
         media_type = outcome.media
         if protocol and outcome.own_dataset:
-            shortened = without_dataset_clauses(text)
-            if not same_query(text, shortened, base, but_dataset=True):
+            shortened = without_dataset(text, base)
+            if shortened is None:
                 raise SparqlRequestError(
                     400, "this query names its own dataset (FROM / FROM NAMED) and the request names another "
                          "(default-graph-uri / named-graph-uri); the triple store behind this endpoint cannot be "
                          "given both: send only one of them")
             text = shortened
         if outcome.own_base and base:
-            resolved = absolute_prologue(text, base)
-            if not same_query(text, resolved, base):
+            resolved = with_absolute_prologue(text, base)
+            if resolved is None:
                 raise SparqlRequestError(
                     400, "this query's BASE or PREFIX declarations could not be made absolute for the triple store "
                          "behind this endpoint; write them as absolute IRIs")

@@ -3,7 +3,9 @@
 Builds the web app in this process (with its query workers), sends ``--texts`` distinct query
 texts of about ``--size`` bytes each (a cheap ASK padded with a comment, so each is fast and
 would be remembered) as POST application/sparql-query, and prints the memory of the process tree
-(this process and the workers: summed RSS and PSS) before and after.
+(this process and the workers: summed RSS and PSS) before and after, and again once this process
+has handed freed heap back to the system (glibc's malloc_trim), which tells memory kept from
+memory freed but not yet returned.
 
     python benchmarks/query_memory.py [--texts 300] [--size 900000] [--workers 2]
 """
@@ -48,13 +50,24 @@ def main() -> None:
     gc.collect()
     time.sleep(0.5)
     after = memory(os.getpid())
+    trimmed = None
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        trimmed = memory(os.getpid())
+    except (OSError, AttributeError):  # not glibc
+        pass
     service.close()
     mib = 1024
     print(f"{args.texts} texts of {args.size / 1e6:.1f} MB in {elapsed:.0f} s, statuses {statuses}")
     for name in ("rss_kib", "pss_kib"):
         if before.get(name) is not None and after.get(name) is not None:
-            print(f"{name[:3].upper()} of {after['processes']} processes: {before[name] / mib:.0f} MiB before, "
-                  f"{after[name] / mib:.0f} MiB after ({(after[name] - before[name]) / mib:+.0f} MiB)")
+            line = (f"{name[:3].upper()} of {after['processes']} processes: {before[name] / mib:.0f} MiB before, "
+                    f"{after[name] / mib:.0f} MiB after ({(after[name] - before[name]) / mib:+.0f} MiB)")
+            if trimmed and trimmed.get(name) is not None:
+                line += f", {trimmed[name] / mib:.0f} MiB after malloc_trim ({(trimmed[name] - before[name]) / mib:+.0f} MiB)"
+            print(line)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ def negotiate(accept: str | None, form: str) -> str | None:
     answer is in).  Among the types of the highest quality, the first the endpoint offers wins,
     so ``*/*`` gives the default (JSON results, Turtle graphs).
     """
-    offered = list(RESULT_TYPES) if form in ("SELECT", "ASK") else list(GRAPH_TYPES)
+    rows = form in ("SELECT", "ASK")
+    default = RESULT_DEFAULT if rows else GRAPH_DEFAULT
+    offered = [default, *(t for t in (RESULT_TYPES if rows else GRAPH_TYPES) if t != default)]
     ranges = _accept_ranges(accept or "")
     if not ranges:  # no header, or nothing in it that reads as a media range
         return offered[0]
@@ -82,9 +84,8 @@ def _quality(ranges, media: str) -> tuple[int, float]:
     main, sub = media.split("/")
     best = (-1, 0.0)
     for r_main, r_sub, q, specificity in ranges:
-        if (r_main in ("*", main)) and (r_sub in ("*", sub)) and (r_main != "*" or r_sub == "*"):
-            if specificity > best[0]:
-                best = (specificity, q)
+        if r_main in ("*", main) and r_sub in ("*", sub) and specificity > best[0]:
+            best = (specificity, q)
     return best
 
 
@@ -101,7 +102,7 @@ def endpoint_iri(environ, settings) -> str | None:
     settings give one, else the URL of this request (without its query string); None when that
     is not a valid IRI (an odd Host header)."""
     public = getattr(settings, "public_url", None)
-    iri = public.rstrip("/") + "/sparql" if public else get_current_url(environ, strip_querystring=True)
+    iri = public.strip().rstrip("/") + "/sparql" if public else get_current_url(environ, strip_querystring=True)
     try:
         ox.NamedNode(iri)
     except ValueError:
@@ -162,7 +163,6 @@ def _content_type(media: str) -> str:
     return media + "; charset=utf-8" if media.startswith("text/") else media
 
 
-DIRECT = {"application/sparql-query": "query", "application/sparql-update": "update"}
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 

@@ -38,6 +38,7 @@ FORMS = {"SelectQuery": "SELECT", "AskQuery": "ASK", "ConstructQuery": "CONSTRUC
 # The parser keeps state between calls (pyparsing's caches); one parse at a time.
 _PARSE_LOCK = threading.Lock()
 
+
 @dataclass(frozen=True)
 class CheckedQuery:
     """A query that may run: its form and the graphs its own dataset clauses name."""
@@ -88,12 +89,7 @@ def _size(checked: CheckedQuery) -> int:
 
 def _check(text: str, base: str | None) -> CheckedQuery:
     parsed, algebra = _parse(text, base)
-    for node in _walk(parsed):
-        if _name(node) == "ServiceGraphPattern":
-            raise SparqlRequestError(400, "SERVICE is not allowed: this endpoint never fetches from other servers")
-    for node in _walk(algebra):
-        if _name(node) == "ServiceGraphPattern":
-            raise SparqlRequestError(400, "SERVICE is not allowed: this endpoint never fetches from other servers")
+    _refuse_service(parsed, algebra)
     form = FORMS.get(_name(algebra.algebra) or "")
     if form is None:  # pragma: no cover - the parser yields one of the four query forms
         raise SparqlRequestError(400, "the text is not a SPARQL query")
@@ -109,14 +105,23 @@ def _check(text: str, base: str | None) -> CheckedQuery:
                         own_base=own_base)
 
 
+def _refuse_service(parsed, algebra) -> None:
+    for tree in (parsed, algebra):
+        for node in _walk(tree):
+            if _name(node) == "ServiceGraphPattern":
+                raise SparqlRequestError(400, "SERVICE is not allowed: this endpoint never fetches from other servers")
+
+
 def same_query(text: str, other: str, base: str | None, *, but_dataset: bool = False) -> bool:
     """True when ``other`` is the same query as ``text`` (the same algebra once relative IRIs are
-    resolved against ``base``); ``but_dataset``: ``other`` is ``text`` without its FROM / FROM
-    NAMED clauses.  (Blank nodes are labelled anew by each parse, so a query with blank nodes
-    never compares equal: the answer is then False, never a wrong True.)"""
+    resolved against ``base``) and passes the same checks; ``but_dataset``: ``other`` is ``text``
+    without its FROM / FROM NAMED clauses.  Any doubt answers False, never a wrong True: an
+    anonymous blank node (``[]``) gets a new label on each parse, so a query with one never
+    compares equal."""
     try:
         _, first = _parse(text, base)
-        _, second = _parse(other, base)
+        parsed, second = _parse(other, base)
+        _refuse_service(parsed, second)
     except SparqlRequestError:
         return False
     if not but_dataset:

@@ -411,3 +411,39 @@ def test_the_public_endpoint_still_refuses_service():
 
     with pytest.raises(SparqlRequestError, match="SERVICE"):
         check_query((ROOT / "queries" / "federated-branded-products.rq").read_text())
+
+
+def test_the_endpoint_gives_a_remote_store_the_dataset_and_base_of_the_protocol(store_url, make_app):
+    """Each way of stating a dataset, and relative IRIs, get the embedded endpoint's answer."""
+    from myeloma_kg.web import create_app
+
+    settings = Settings.load({"store": store_url}, environ={})
+    remote = create_app(settings, load_graph(settings)).test_client()
+    embedded = make_app().test_client()
+    inferred, guideline, ontology = GRAPH + "inferred", GRAPH + "guideline", GRAPH + "ontology"
+    count = "SELECT (COUNT(*) AS ?n) {} WHERE {{ ?s ?p ?o }}"
+    graphs = "SELECT DISTINCT ?g {} WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }} ORDER BY ?g"
+    cases = [
+        {"query": count.format("")},
+        {"query": count.format(f"FROM <{inferred}>")},
+        {"query": count.format(f"FROM NAMED <{guideline}>")},
+        {"query": graphs.format(f"FROM <{inferred}>")},
+        {"query": graphs.format(f"FROM NAMED <{guideline}>")},
+        {"query": graphs.format(""), "default-graph-uri": inferred},
+        {"query": graphs.format(""), "named-graph-uri": [ontology, inferred]},
+        {"query": count.format(""), "named-graph-uri": ontology},
+        {"query": count.format(f"FROM <{inferred}>"), "default-graph-uri": guideline},
+        {"query": graphs.format(f"FROM NAMED <{inferred}>"), "named-graph-uri": ontology},
+        {"query": "SELECT ?x WHERE { BIND(<s> AS ?x) }"},
+        {"query": "BASE <data/> SELECT ?x WHERE { BIND(<s> AS ?x) }"},
+    ]
+    for params in cases:
+        there, here = remote.get("/sparql", query_string=params), embedded.get("/sparql", query_string=params)
+        assert there.status_code == here.status_code == 200, (params, there.get_data(as_text=True))
+        rows = [[(k, v["value"]) for k, v in sorted(row.items())] for row in there.json["results"]["bindings"]]
+        assert rows == [[(k, v["value"]) for k, v in sorted(row.items())] for row in here.json["results"]["bindings"]], \
+            params
+    built = remote.get("/sparql", query_string={"query": "CONSTRUCT { <s> <p> 1 } WHERE {}"},
+                       headers={"Accept": "application/n-triples"})
+    assert built.status_code == 200 and built.data.decode().startswith("<http://localhost/s> <http://localhost/p>")
+    remote.application.extensions["sparql"].close()

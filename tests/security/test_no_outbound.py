@@ -237,7 +237,7 @@ def test_a_query_worker_cannot_open_a_socket_even_if_the_check_were_bypassed(kg,
 
     if not sys.platform.startswith("linux"):
         pytest.skip("the seccomp filter is Linux only")
-    monkeypatch.setattr(sparql_service, "check_query", lambda text: CheckedQuery(text=text, form="SELECT"))
+    monkeypatch.setattr(sparql_service, "check_query", lambda text, base=None: CheckedQuery(text=text, form="SELECT"))
     graphs = [g.value for g in kg.graph_names()]
     service = sparql_service.SparqlService(b"", graphs, sparql_service.Limits(timeout_s=5), workers=1)
     try:
@@ -260,7 +260,7 @@ def test_without_the_filter_the_engine_would_connect(trap):
 
     def run():
         try:
-            sparql_service.evaluate(ox.Store(), text, "application/sparql-results+json", [], [], 10)
+            sparql_service.evaluate(ox.Store(), text, "application/sparql-results+json", sparql_service.Dataset(), 10)
         except Exception:
             pass
 

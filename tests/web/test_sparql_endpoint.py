@@ -21,10 +21,9 @@ def service(kg):
 
 
 def test_a_fast_query_is_answered_in_the_server_the_second_time_alike(service):
-    key = (CHEAP, (), ())
-    assert service._known_fast(key) is None
+    assert service.known_form(CHEAP) is None
     first = service.run(CHEAP, JSON, "text/turtle")
-    assert service._known_fast(key) == "SELECT"
+    assert service.known_form(CHEAP) == "SELECT"
     second = service.run(CHEAP, JSON, "text/turtle")
     assert first == second and first[2] >= 2
     csv = service.run(CHEAP, "text/csv", "text/turtle")  # the media type is chosen per request
@@ -40,7 +39,7 @@ def test_refused_slow_and_oversized_queries_are_never_remembered(service):
         for _ in range(2):
             with pytest.raises(SparqlRequestError):
                 service.run(text, JSON, "text/turtle")
-        assert service._known_fast((text, (), ())) is None
+        assert service.known_form(text) is None
 
 
 def test_the_dataset_is_part_of_what_is_remembered(service, kg):

@@ -11,7 +11,8 @@ The dataset of every query is stated in the request, so the answers do not depen
 store was configured: by default the project's named graphs that the store holds (found once,
 cached) are both the default graph (their union, as on the embedded store) and the named graphs,
 sent as the SPARQL 1.1 Protocol's ``default-graph-uri`` / ``named-graph-uri`` parameters.  A query
-with its own FROM / FROM NAMED keeps them, and no parameter is added.
+with its own FROM / FROM NAMED keeps them, and no parameter is added.  The public endpoint states
+the whole dataset of each query itself (``query_dataset``).
 
 Parameters are bound by a VALUES block written after the first ``WHERE {``, each value serialised
 as one RDF term by pyoxigraph, so a value can never change the shape of the query.  Every request
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 CHUNK = 2000  # triples per update request (blank-node groups are never split)
 PROJECT_GRAPHS = str(GRAPH)  # every named graph of the project has an IRI under this
 META_GRAPH_IRI = str(GRAPH_META)
+# A graph IRI that never holds triples: an empty set of named graphs is sent as this one graph,
+# since Virtuoso reads a request without named-graph-uri as "every graph".
+EMPTY_GRAPH_IRI = PROJECT_GRAPHS + "none"
 _XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
 
 # Strings, IRIs and comments of a query, so keywords are only looked for in the query's own code.
@@ -87,9 +91,12 @@ def bind_values(text: str, bindings: Mapping[str, ox.NamedNode | ox.Literal]) ->
     return f"{text[: match.end()]}\n  VALUES ({names}) {{ ({values}) }}\n{text[match.end():]}"
 
 
-def _prologue(text: str) -> str:
+def _prologue(text: str, after_base: bool = False) -> str:
     declared = {m.group(1) for m in re.finditer(r"PREFIX\s+([A-Za-z][\w-]*)?:", text, re.IGNORECASE)}
     missing = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items() if p not in declared)
+    first_base = re.match(r"\s*BASE\s*<[^<>]*>", _code(text), re.IGNORECASE) if after_base else None
+    if first_base:  # Virtuoso takes a BASE only before every PREFIX
+        return text[:first_base.end()] + "\n" + missing + text[first_base.end():]
     return missing + text
 
 
@@ -245,6 +252,22 @@ class RemoteStore:
         defaults, named = self._dataset(sparql, default_graphs, named_graphs)
         return self._send(sparql, _form(sparql), defaults, named, bindings)
 
+    def query_dataset(self, text: str, form: str, default_graphs: Sequence[str] | None,
+                      named_graphs: Sequence[str] | None, base: str | None = None):
+        """A query checked by the public endpoint, on exactly the dataset it gives: the graphs merged
+        into the default graph and the named graphs, each None for the project's graphs held by the
+        store.  The query's own FROM clauses, if any, must name the same (the endpoint sees to it).
+        ``base``: the base IRI for relative IRIs, put first in the prologue (Virtuoso takes a BASE
+        only there, and only one)."""
+        defaults = self._known_graphs() if default_graphs is None else list(default_graphs)
+        named = self._known_graphs() if named_graphs is None else list(named_graphs)
+        if not named:  # a missing named-graph-uri is not "none" on every store
+            named = [EMPTY_GRAPH_IRI]
+        sparql = _prologue(text, after_base=True)
+        if base:
+            sparql = f"BASE <{ox.NamedNode(base).value}>\n{sparql}"
+        return self._send(sparql, form, defaults, named)
+
     def _send(self, sparql: str, form: str, default_graphs: list[str] | None, named_graphs: list[str] | None,
               bound: Mapping[str, ox.NamedNode | ox.Literal] | None = None):
         client = self._client(self.url)
@@ -377,9 +400,11 @@ def _first_line(text: str) -> str:
 def _detail(exc: Exception) -> str:
     text = str(exc)
     lines = [line for line in text.splitlines() if line.strip()]
-    # SPARQLWrapper puts its own sentence first and the server's message after it
+    # SPARQLWrapper puts its own sentence first (after the name of its exception class) and the
+    # server's message after it
     server = next((line for line in lines if "Response:" not in line and line.strip().startswith(("b'", 'b"'))), None)
-    return (lines[0] if lines else type(exc).__name__) + (f" {server[:300]}" if server else "")
+    first = re.sub(r"^[A-Z]\w*(?:Error|Exception|BadFormed|NotFound|Unauthorized)?\s*:\s*", "", lines[0]) if lines else ""
+    return (first or "no detail") + (f" {server[:300]}" if server else "")
 
 
 def _hint(status: int, message: str) -> str:

@@ -12,6 +12,12 @@ is then sent to the store.  As a second wall, on Linux each worker runs
 under a seccomp filter that refuses to create IPv4 and IPv6 sockets, so even a query the checker
 misjudged could not open a connection to another server.
 
+The dataset is the one the SPARQL 1.1 Protocol describes: the protocol's default-graph-uri and
+named-graph-uri when the request has either (they override the query's own), else the query's
+FROM and FROM NAMED, else the endpoint's default: the union of the graphs as the default graph
+and every graph as a named graph.  Relative IRIs are resolved against the base IRI the caller
+gives (the endpoint's URL).
+
 Runaway queries cannot take every worker: a query still running after ``Limits.short_s`` counts
 as long, and at most ``workers - 1`` long queries run at once; one more is stopped at that point
 (503), so one worker is always soon free for the short queries most clients send.
@@ -27,22 +33,23 @@ import json
 import multiprocessing
 import os
 import queue
+import re
 import sys
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
 from ..errors import MyelomaKGError, SparqlRequestError
 from ..formats import RESULT_FORMATS, TRIPLE_FORMATS
 from ..namespaces import PREFIXES
-from .guard import check_query
+from .guard import CheckedQuery, check_query
+from .memo import BoundedMemo, digest, rememberable
 
 RESULT_TYPES = {f.media_type: f.oxigraph for f in RESULT_FORMATS.values()}  # SELECT and ASK answers
 GRAPH_TYPES = {f.media_type: f.oxigraph for f in TRIPLE_FORMATS.values()}  # CONSTRUCT and DESCRIBE answers
-FAST_MEMORY = 2048  # query texts remembered as fast
+FAST_MEMORY = 2048  # query texts remembered as fast (at most; see memo.py for the bounds on their size)
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
@@ -84,16 +91,55 @@ def forbid_network() -> bool:
 
 
 @dataclass(frozen=True)
+class Dataset:
+    """The RDF dataset a query runs on: graph IRIs, or None for the endpoint's default."""
+
+    default: tuple[str, ...] | None = None  # merged into the default graph; None: the union of every graph
+    named: tuple[str, ...] | None = None  # the named graphs; None: every graph
+
+    @property
+    def graphs(self) -> tuple[str, ...]:
+        return (self.default or ()) + (self.named or ())
+
+
+def dataset_of(checked: CheckedQuery, default_graphs=(), named_graphs=()) -> Dataset:
+    """The dataset of a query: the protocol's parameters if the request has either, else the
+    query's FROM / FROM NAMED, else the endpoint's default (SPARQL 1.1 Protocol, 2.1.4)."""
+    if default_graphs or named_graphs:
+        return Dataset(tuple(dict.fromkeys(default_graphs)), tuple(dict.fromkeys(named_graphs)))
+    if checked.own_dataset:
+        return Dataset(checked.from_graphs, checked.from_named)
+    return Dataset()
+
+
+@dataclass(frozen=True)
 class Job:
     """One request for a worker: check the text, and (``run``) evaluate it."""
 
     text: str
     results_media: str | None  # the answer's type if it is a SELECT or ASK; None: none fits Accept
     graph_media: str | None  # the same for CONSTRUCT and DESCRIBE
-    default_graphs: tuple[str, ...] = ()
-    named_graphs: tuple[str, ...] = ()
+    default_graphs: tuple[str, ...] = ()  # the protocol's default-graph-uri
+    named_graphs: tuple[str, ...] = ()  # the protocol's named-graph-uri
     max_rows: int = 10000
     run: bool = True  # False: only check (the query then goes to a remote store)
+    base: str | None = None  # the base IRI of relative IRIs
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker sends back: the checked query's form, and its answer (``body`` None for a
+    check only)."""
+
+    form: str
+    media: str
+    body: bytes | None
+    rows: int
+    variables: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # how long the evaluation took
+    dataset: Dataset = Dataset()
+    own_dataset: bool = False  # the query has FROM or FROM NAMED
+    own_base: bool = False  # the query has a BASE declaration
 
 
 def _worker_main(conn, store: ox.Store, graphs: frozenset[str]) -> None:
@@ -117,71 +163,130 @@ def _worker_main(conn, store: ox.Store, graphs: frozenset[str]) -> None:
             conn.send(("ok", handle(store, graphs, job)))
         except SparqlRequestError as exc:
             conn.send(("refused", (exc.status, str(exc))))
-        except Exception as exc:  # every failure goes back to the server as a message
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # every failure goes back to the server as a message, in words
+            conn.send(("refused", (400, f"the query could not be answered: {_words(exc)}")))
 
 
-def handle(store: ox.Store, graphs: frozenset[str], job: Job) -> tuple:
-    """Check a query (parsing it here, under the worker's time limit) and evaluate it.
-
-    Returns (form, media type, body, rows, variables, seconds the evaluation took); body is None
-    for a check only.
-    """
-    checked = check_query(job.text)
-    for graph in job.default_graphs + job.named_graphs + checked.graphs:
+def handle(store: ox.Store, graphs: frozenset[str], job: Job) -> Outcome:
+    """Check a query (parsing it here, under the worker's time limit) and evaluate it."""
+    checked = check_query(job.text, job.base)
+    for graph in dict.fromkeys(job.default_graphs + job.named_graphs + checked.graphs):
         if graph not in graphs:
             raise SparqlRequestError(
                 400, f"the graph <{graph}> is not in this store; its graphs are: {', '.join(sorted(graphs))}")
+    dataset = dataset_of(checked, job.default_graphs, job.named_graphs)
     answers_rows = checked.form in ("SELECT", "ASK")
     media = job.results_media if answers_rows else job.graph_media
     if media is None:
         offered = RESULT_TYPES if answers_rows else GRAPH_TYPES
         raise SparqlRequestError(406, f"no result format fits the Accept header; this query can answer as {', '.join(offered)}")
+    own = dict(own_dataset=checked.own_dataset, own_base=checked.own_base)
     if not job.run:
-        return checked.form, media, None, 0, [], 0.0
+        return Outcome(checked.form, media, None, 0, dataset=dataset, **own)
     started = time.perf_counter()
-    body, rows, variables = evaluate(store, job.text, media, job.default_graphs, job.named_graphs, job.max_rows)
-    return checked.form, media, body, rows, variables, time.perf_counter() - started
+    body, rows, variables = evaluate(store, job.text, media, dataset, job.max_rows, job.base)
+    return Outcome(checked.form, media, body, rows, variables, time.perf_counter() - started, dataset, **own)
 
 
-def evaluate(store: ox.Store, text: str, media_type: str, default_graphs, named_graphs, max_rows: int | None):
-    """Run a checked query once; (body, rows, variables).  Raises OverflowError past ``max_rows``.
+def evaluate(store: ox.Store, text: str, media_type: str, dataset: Dataset, max_rows: int | None,
+             base: str | None = None):
+    """Run a checked query once; (body, rows, variables).  Refuses (400) past ``max_rows``.
 
     ``max_rows`` None: the text is known to stay within the limit on this store (it ran to the end
     in a worker, and the store is read-only), so a SELECT is written straight in the media type
     asked for, without counting its rows (rows is then -1).
     """
-    kwargs = {"prefixes": PREFIXES}
-    if default_graphs:
-        kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
-    else:
+    kwargs: dict = {"prefixes": PREFIXES}
+    if base:
+        kwargs["base_iri"] = base
+    # The dataset is always stated, so the query's own FROM / FROM NAMED never stand beside it.
+    if dataset.default is None:
         kwargs["use_default_graph_as_union"] = True
-    if named_graphs:
-        kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
-    result = store.query(text, **kwargs)
+    else:
+        kwargs["default_graph"] = [ox.NamedNode(g) for g in dataset.default]
+    if dataset.named is not None:
+        kwargs["named_graphs"] = [ox.NamedNode(g) for g in dataset.named]
+    try:
+        result = store.query(text, **kwargs)
+    except SyntaxError as exc:
+        raise SparqlRequestError(400, engine_refusal(str(exc))) from None
     if isinstance(result, ox.QuerySolutions):
         variables = [v.value for v in result.variables]
         if max_rows is None:
-            return result.serialize(format=RESULT_TYPES[media_type]), -1, variables
+            return _written(lambda: result.serialize(format=RESULT_TYPES[media_type]), media_type), -1, variables
         counter = _RowCounter(max_rows)
         try:
             result.serialize(counter, format=ox.QueryResultsFormat.TSV)
         except _TooManyRows:
-            raise OverflowError(f"the result has more than {max_rows} rows; add a LIMIT") from None
+            raise SparqlRequestError(400, f"the result has more than {max_rows} rows; add a LIMIT") from None
+        except (OSError, ValueError) as exc:  # an error while evaluating (the engine reports it here)
+            raise SparqlRequestError(400, f"the query could not be evaluated: {_words(exc)}") from None
         tsv, rows = counter.value(), counter.lines - 1
         if media_type == "text/tab-separated-values":
             return tsv, rows, variables
-        body = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV).serialize(format=RESULT_TYPES[media_type])
+        body = _written(lambda: ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV).serialize(
+            format=RESULT_TYPES[media_type]), media_type)
         return body, rows, variables
     if isinstance(result, ox.QueryBoolean):
         return result.serialize(format=RESULT_TYPES[media_type]), 1, []
     triples = []
-    for triple in result:
-        if max_rows is not None and len(triples) >= max_rows:
-            raise OverflowError(f"the result has more than {max_rows} triples; add a LIMIT")
-        triples.append(triple)
+    try:
+        for triple in result:
+            if max_rows is not None and len(triples) >= max_rows:
+                raise SparqlRequestError(400, f"the result has more than {max_rows} triples; add a LIMIT")
+            triples.append(triple)
+    except (OSError, ValueError) as exc:
+        raise SparqlRequestError(400, f"the query could not be evaluated: {_words(exc)}") from None
     prefixes = None if media_type == "application/n-triples" else PREFIXES
-    return ox.serialize(triples, format=GRAPH_TYPES[media_type], prefixes=prefixes), len(triples), []
+    return _written(lambda: ox.serialize(triples, format=GRAPH_TYPES[media_type], prefixes=prefixes),
+                    media_type), len(triples), []
+
+
+def _written(write, media_type: str) -> bytes:
+    try:
+        return write()
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise SparqlRequestError(
+            406, f"the answer cannot be written as {media_type}: {_words(exc)}; ask for another format") from None
+
+
+# -- messages -------------------------------------------------------------------------------
+
+_ENGINE_ERROR = re.compile(r"^error at (\d+):(\d+): expected (?:one of )?(.*)$", re.DOTALL)
+
+
+def engine_refusal(message: str) -> str:
+    """The engine's parse error in words: where it is, and what the engine says is wrong there.
+
+    The engine lists what it expected at that point: grammar tokens, character classes and a
+    few sentences of its own ("The SELECT contains a variable that is unbound"); the sentences
+    and the plain tokens are kept, the character classes left out.
+    """
+    match = _ENGINE_ERROR.match(message.strip())
+    if match is None:
+        return f"the query engine cannot run the query: {_first_line(message)}"
+    line, column, expected = match.groups()
+    where = f"the query engine cannot read the query at line {line}, column {column}"
+    items = [item.strip() for item in re.split(r",\s*(?![^\[]*\])", expected.replace("\n", " ")) if item.strip()]
+    reasons = [item for item in items if " " in item and not item.startswith(("[", "'", '"'))]
+    if reasons:
+        return f"{where}: {'; '.join(r[0].lower() + r[1:] for r in reasons)}"
+    tokens = [item for item in items if not item.startswith("[")]
+    if tokens and len(", ".join(tokens)) <= 120:
+        return f"{where}: it expected {' or '.join(tokens) if len(tokens) < 3 else 'one of ' + ', '.join(tokens)} there"
+    return where
+
+
+def _words(exc: BaseException) -> str:
+    """An exception's message without its class name (and without a class name some libraries
+    put in front of the message)."""
+    text = _first_line(str(exc)) or "no detail"
+    return re.sub(r"^[A-Z][A-Za-z]*(?:Error|Exception|Warning)\s*:\s*", "", text)
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0][:500] if lines else ""
 
 
 class _TooManyRows(Exception):
@@ -265,6 +370,13 @@ class _Worker:
         self.conn.close()
 
 
+def _fast_key(text: str, base: str | None, default_graphs: tuple, named_graphs: tuple) -> bytes | None:
+    """The key a query is remembered under, or None for a text too long to remember."""
+    if not rememberable(text):
+        return None
+    return digest(text, base, default_graphs, named_graphs)
+
+
 class SparqlService:
     """A pool of query worker processes over a snapshot of the graph."""
 
@@ -280,7 +392,9 @@ class SparqlService:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._long = 0  # queries running past limits.short_s now
-        self._fast: OrderedDict[tuple, tuple[str, int]] = OrderedDict()  # (text, dataset) -> (form, rows), see _run_here
+        # digest of (text, base, protocol dataset) -> (form, rows, dataset), see _run_here
+        self._fast: BoundedMemo[tuple[str, int, Dataset]] = BoundedMemo(
+            max_entries=FAST_MEMORY, max_bytes=2 * 1024 * 1024, max_entry_bytes=16 * 1024)
         self._here = threading.Lock()  # held while a query runs in the server
         self.max_long = max(1, workers - 1)
         # Load and warm the parser here, once: forked workers inherit it, so a fresh worker's first
@@ -342,23 +456,31 @@ class SparqlService:
             worker.kill()
 
     def run(self, text: str, results_media: str | None, graph_media: str | None,
-            default_graphs=(), named_graphs=()) -> tuple[str, bytes, int, list[str]]:
+            default_graphs=(), named_graphs=(), base: str | None = None) -> tuple[str, bytes, int, list[str]]:
         """Check and evaluate a query in a worker; (media type, body, rows, variables).
 
         ``results_media`` and ``graph_media`` are the answer's media type for each kind of query
         (None: nothing fits the client's Accept), since the kind is known only once it is parsed.
+        ``default_graphs`` and ``named_graphs`` are the protocol's dataset parameters; ``base`` is
+        the IRI relative IRIs are resolved against.
         """
-        key = (text, tuple(default_graphs), tuple(named_graphs))
-        known = self._known(key)
-        form = known[0] if known else None
+        default_graphs, named_graphs = tuple(default_graphs), tuple(named_graphs)
+        if base is not None:
+            try:
+                ox.NamedNode(base)
+            except ValueError:
+                raise SparqlRequestError(400, f"the base IRI {base!r} is not a valid IRI") from None
+        key = _fast_key(text, base, default_graphs, named_graphs)
+        known = self._fast.get(key) if key is not None else None
         # One query at a time runs here (the engine holds the interpreter while it runs); when
         # another thread is already at it, the worker processes answer in parallel instead.
-        if form is not None and self._here.acquire(blocking=False):
+        if known is not None and self._here.acquire(blocking=False):
             try:
-                return self._run_here(known, results_media, graph_media, key)
+                return self._run_here(known, results_media, graph_media, text, base)
             finally:
                 self._here.release()
-        job = Job(text, results_media, graph_media, key[1], key[2], self.limits.max_rows, run=self.remote is None)
+        job = Job(text, results_media, graph_media, default_graphs, named_graphs, self.limits.max_rows,
+                  run=self.remote is None, base=base)
         self.start()
         started = time.monotonic()
         try:
@@ -366,54 +488,38 @@ class SparqlService:
         except queue.Empty:
             raise SparqlRequestError(503, "the server is busy; try again in a moment") from None
         try:
-            form, media, body, rows, variables, seconds = self._run_on(worker, started, job)
+            outcome: Outcome = self._run_on(worker, started, job)
         except (OSError, EOFError):  # the worker died (killed from outside, out of memory, ...)
             self._replace(worker)
             raise SparqlRequestError(503, "the query worker stopped unexpectedly; try again in a moment") from None
         if self.remote is not None:
-            body, rows, variables = self._run_remote(text, media, list(default_graphs), list(named_graphs))
-        elif seconds < self.limits.fast_s:
-            self._remember_fast(key, form, rows)
-        return media, body, rows, variables
+            body, rows, variables = self._run_remote(text, outcome, base, protocol=bool(default_graphs or named_graphs))
+            return outcome.media, body, rows, variables
+        if key is not None and outcome.seconds < self.limits.fast_s:
+            size = 120 + sum(60 + len(g) for g in outcome.dataset.graphs)
+            self._fast.put(key, (outcome.form, outcome.rows, outcome.dataset), size)
+        return outcome.media, outcome.body or b"", outcome.rows, outcome.variables
 
     # A query that a sandboxed worker has already checked and answered quickly may run here, in
     # the server, without the round trip: the graph is read-only, so the same text on it costs
     # the same again, and a text only gets here after it ran to completion in a worker, where
     # the network filter holds (a SERVICE there fails, so it is never remembered as fast).
 
-    def known_form(self, text: str) -> str | None:
-        """The form of a query text without a dataset of its own that is known to be fast."""
-        return self._known_fast((text, (), ()))
-
-    def _known_fast(self, key: tuple) -> str | None:
-        known = self._known(key)
+    def known_form(self, text: str, base: str | None = None) -> str | None:
+        """The form of a query text known to be fast, asked without dataset parameters."""
+        key = _fast_key(text, base, (), ())
+        known = self._fast.get(key) if key is not None else None
         return known[0] if known else None
 
-    def _known(self, key: tuple) -> tuple[str, int] | None:
-        with self._lock:
-            known = self._fast.get(key)
-            if known is not None:
-                self._fast.move_to_end(key)
-            return known
-
-    def _remember_fast(self, key: tuple, form: str, rows: int) -> None:
-        with self._lock:
-            self._fast[key] = (form, rows)
-            while len(self._fast) > FAST_MEMORY:
-                self._fast.popitem(last=False)
-
-    def _run_here(self, known: tuple[str, int], results_media, graph_media, key: tuple) -> tuple[str, bytes, int, list[str]]:
-        form, rows = known
+    def _run_here(self, known: tuple[str, int, Dataset], results_media, graph_media, text: str,
+                  base: str | None) -> tuple[str, bytes, int, list[str]]:
+        form, rows, dataset = known
         media = results_media if form in ("SELECT", "ASK") else graph_media
         if media is None:
             offered = RESULT_TYPES if form in ("SELECT", "ASK") else GRAPH_TYPES
             raise SparqlRequestError(406, f"no result format fits the Accept header; this query can answer as {', '.join(offered)}")
-        text, default_graphs, named_graphs = key
-        try:
-            # within the row limit: it ran to the end in a worker on this same read-only store
-            body, _uncounted, variables = evaluate(self.store, text, media, default_graphs, named_graphs, None)
-        except OverflowError as exc:
-            raise SparqlRequestError(400, str(exc)) from None
+        # within the row limit: it ran to the end in a worker on this same read-only store
+        body, _uncounted, variables = evaluate(self.store, text, media, dataset, None, base)
         return media, body, rows, variables
 
     def _run_on(self, worker: _Worker, started: float, job: Job) -> tuple:
@@ -442,18 +548,41 @@ class SparqlService:
         self._idle.put(worker)
         if status == "refused":
             raise SparqlRequestError(*payload)
-        if status == "error":
-            if payload.startswith("OverflowError"):
-                raise SparqlRequestError(400, payload.split(": ", 1)[1])
-            raise SparqlRequestError(400, payload)
         return payload
 
-    def _run_remote(self, text: str, media_type: str, default_graphs: list[str], named_graphs: list[str]):
-        """Send the (already checked) query to the remote store and serialise its answer here."""
-        from ..errors import StoreError
+    def _run_remote(self, text: str, outcome: Outcome, base: str | None, protocol: bool):
+        """Send the (already checked) query to the remote store and serialise its answer here.
 
+        The dataset goes as the protocol's parameters.  Some stores merge those with the query's
+        own FROM clauses instead of letting them override, so when the request names a dataset
+        and the query names another, the query is sent without its FROM clauses; the shortened
+        text is checked to be the same query otherwise.  A relative IRI is resolved against the
+        endpoint's own base, sent as a BASE declaration; a query that declares a BASE of its own
+        has its declarations made absolute instead (some stores refuse a second BASE, or a
+        relative one), again checked to be the same query.
+        """
+        from ..errors import StoreError
+        from .rewrite import with_absolute_prologue, without_dataset
+
+        media_type = outcome.media
+        if protocol and outcome.own_dataset:
+            shortened = without_dataset(text, base)
+            if shortened is None:
+                raise SparqlRequestError(
+                    400, "this query names its own dataset (FROM / FROM NAMED) and the request names another "
+                         "(default-graph-uri / named-graph-uri); the triple store behind this endpoint cannot be "
+                         "given both: send only one of them")
+            text = shortened
+        if outcome.own_base and base:
+            resolved = with_absolute_prologue(text, base)
+            if resolved is None:
+                raise SparqlRequestError(
+                    400, "this query's BASE or PREFIX declarations could not be made absolute for the triple store "
+                         "behind this endpoint; write them as absolute IRIs")
+            text = resolved
         try:
-            result = self.remote.query(text, default_graphs=default_graphs or None, named_graphs=named_graphs or None)
+            result = self.remote.query_dataset(text, outcome.form, outcome.dataset.default, outcome.dataset.named,
+                                               base=None if outcome.own_base else base)
         except StoreError as exc:
             raise SparqlRequestError(503, str(exc)) from None
         except MyelomaKGError as exc:

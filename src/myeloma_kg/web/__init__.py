@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     def version_of_graph():
         return {"graph_version": version, "changes_of": changes_of}
 
-    app.wsgi_app = RepeatedQueries(app.wsgi_app, app.extensions["sparql"], version.label())
+    app.wsgi_app = RepeatedQueries(app.wsgi_app, app.extensions["sparql"], version.label(), settings)
 
     @app.errorhandler(413)
     def too_large(_error):
@@ -97,8 +97,14 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
         return jsonify(error=f"nothing at {request.path}"), 404
 
     @app.errorhandler(405)
-    def not_allowed(_error):
-        return jsonify(error=f"{request.method} is not allowed on {request.path}"), 405
+    def not_allowed(error):
+        response = jsonify(error=f"{request.method} is not allowed on {request.path}")
+        response.status_code = 405
+        # a 405 says which methods the resource takes (RFC 9110, 15.5.6)
+        allowed = getattr(error, "valid_methods", None) or \
+            app.url_map.bind_to_environ(request.environ).allowed_methods(request.path)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error):  # the other HTTP errors (416 for a Range past the end, ...), not a 500

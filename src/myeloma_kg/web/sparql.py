@@ -1,8 +1,14 @@
-"""The SPARQL 1.1 Protocol endpoint (read-only, bounded)."""
+"""The SPARQL 1.1 Protocol endpoint (read-only, bounded).
+
+Relative IRIs in a query are resolved against the endpoint's own URL: the public URL when the
+settings give one (``public_url``), else the URL the request came to.
+"""
 
 from __future__ import annotations
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
+from werkzeug.wsgi import get_current_url
 
 from ..errors import SparqlRequestError
 from ..sparql.service import GRAPH_TYPES, RESULT_TYPES
@@ -16,27 +22,92 @@ ALIASES = {"application/json": "application/sparql-results+json", "application/x
            "text/xml": "application/sparql-results+xml"}
 
 
-def _negotiate(form: str) -> str:
-    offered = list(RESULT_TYPES) if form in ("SELECT", "ASK") else list(GRAPH_TYPES)
-    default = RESULT_DEFAULT if form in ("SELECT", "ASK") else GRAPH_DEFAULT
-    accept = request.accept_mimetypes
-    if not accept or accept.provided is False or str(accept) in ("", "*/*"):
-        return default
-    candidates = offered + [a for a in ALIASES if ALIASES[a] in offered]
-    best = accept.best_match(candidates, default=None)
-    if best is None:
-        raise SparqlRequestError(406, f"no result format fits the Accept header; this query can answer as {', '.join(offered)}")
-    if best in ALIASES:
-        return ALIASES[best]
-    if accept[best] == accept["*/*"] and accept[default] >= accept[best]:
-        return default
+def negotiate(accept: str | None, form: str) -> str | None:
+    """The media type to answer a query of this form with, for this Accept header; None when
+    the header accepts none of the types the query can be written in.
+
+    Each type takes the quality of the most specific range that matches it (RFC 9110, 12.5.1);
+    parameters other than ``q`` are allowed (a ``charset`` only if it is UTF-8, which every
+    answer is in).  Among the types of the highest quality, the first the endpoint offers wins,
+    so ``*/*`` gives the default (JSON results, Turtle graphs).
+    """
+    rows = form in ("SELECT", "ASK")
+    default = RESULT_DEFAULT if rows else GRAPH_DEFAULT
+    offered = [default, *(t for t in (RESULT_TYPES if rows else GRAPH_TYPES) if t != default)]
+    ranges = _accept_ranges(accept or "")
+    if not ranges:  # no header, or nothing in it that reads as a media range
+        return offered[0]
+    best, best_q = None, 0.0
+    for media in offered:
+        found = _quality(ranges, media)
+        for alias in (alias for alias, target in ALIASES.items() if target == media):
+            named = _quality(ranges, alias)
+            if named[0] == 2 and named[0] >= found[0]:  # an alias counts when named, not through a wildcard
+                found = named
+        if found[1] > best_q:
+            best, best_q = media, found[1]
     return best
 
 
-SIMPLE_ACCEPT = {  # Accept headers the middleware answers, by kind of query
-    "rows": {"": RESULT_DEFAULT, "*/*": RESULT_DEFAULT, **{t: t for t in RESULT_TYPES}},
-    "graph": {"": GRAPH_DEFAULT, "*/*": GRAPH_DEFAULT, **{t: t for t in GRAPH_TYPES}},
-}
+def _accept_ranges(accept: str) -> list[tuple[str, str, float, int]]:
+    """(type, subtype, quality, specificity) for each well-formed media range of an Accept header."""
+    found = []
+    for item in accept.split(","):
+        parts = [part.strip() for part in item.split(";")]
+        media = parts[0].lower()
+        if media.count("/") != 1:
+            continue
+        main, sub = media.split("/")
+        if not main or not sub or (main == "*" and sub != "*"):
+            continue
+        q, well_formed, utf8 = 1.0, True, True
+        for param in parts[1:]:
+            name, _, value = param.partition("=")
+            name, value = name.strip().lower(), value.strip().strip('"').lower()
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    well_formed = False
+                if not 0.0 <= q <= 1.0:
+                    well_formed = False
+            elif name == "charset" and value not in ("utf-8", "utf8"):
+                utf8 = False  # the answers are in UTF-8 only: this range is not acceptable
+        if well_formed:
+            specificity = 0 if main == "*" else 1 if sub == "*" else 2
+            found.append((main, sub, q if utf8 else 0.0, specificity))
+    return found
+
+
+def _quality(ranges, media: str) -> tuple[int, float]:
+    """(specificity, quality) of the most specific range matching ``media``; (-1, 0) for none."""
+    main, sub = media.split("/")
+    best = (-1, 0.0)
+    for r_main, r_sub, q, specificity in ranges:
+        if r_main in ("*", main) and r_sub in ("*", sub) and specificity > best[0]:
+            best = (specificity, q)
+    return best
+
+
+def _negotiate(form: str) -> str:
+    media = negotiate(request.headers.get("Accept"), form)
+    if media is None:
+        offered = list(RESULT_TYPES) if form in ("SELECT", "ASK") else list(GRAPH_TYPES)
+        raise SparqlRequestError(406, f"no result format fits the Accept header; this query can answer as {', '.join(offered)}")
+    return media
+
+
+def endpoint_iri(environ, settings) -> str | None:
+    """The IRI of the endpoint, the base of relative IRIs in queries: the public URL when the
+    settings give one, else the URL of this request (without its query string); None when that
+    is not a valid IRI (an odd Host header)."""
+    public = getattr(settings, "public_url", None)
+    iri = public.strip().rstrip("/") + "/sparql" if public else get_current_url(environ, strip_querystring=True)
+    try:
+        ox.NamedNode(iri)
+    except ValueError:
+        return None
+    return iri
 
 
 class RepeatedQueries:
@@ -44,12 +115,12 @@ class RepeatedQueries:
     here, without Flask's request handling; everything else goes to the app unchanged.
 
     Only the simplest requests qualify (a single ``query`` parameter, no dataset parameters, an
-    Accept header that is absent, ``*/*`` or exactly one type the query can answer in), so the answer is the one
-    the endpoint below would give, with the same headers.
+    Accept header some type of the query's fits), so the answer is the one the endpoint below
+    would give, with the same headers.
     """
 
-    def __init__(self, app, service, version_label: str = "") -> None:
-        self.app, self.service = app, service
+    def __init__(self, app, service, version_label: str = "", settings=None) -> None:
+        self.app, self.service, self.settings = app, service, settings
         self.headers = answer_headers("/sparql", version_label)  # the ones the app adds to its answers
 
     def __call__(self, environ, start_response):
@@ -74,15 +145,15 @@ class RepeatedQueries:
         texts = params.get("query")
         if set(params) != {"query"} or len(texts) != 1:
             return None
-        form = self.service.known_form(texts[0])
+        base = endpoint_iri(environ, self.settings)
+        form = self.service.known_form(texts[0], base)
         if form is None:
             return None
-        kind = "rows" if form in ("SELECT", "ASK") else "graph"
-        media = SIMPLE_ACCEPT[kind].get(environ.get("HTTP_ACCEPT", "").strip())
+        media = negotiate(environ.get("HTTP_ACCEPT"), form)
         if media is None:
             return None
         try:
-            media, body, _rows, _vars = self.service.run(texts[0], media, media)
+            media, body, _rows, _vars = self.service.run(texts[0], media, media, base=base)
         except SparqlRequestError:
             return None  # the app answers it, with its own message
         return media, body
@@ -90,6 +161,9 @@ class RepeatedQueries:
 
 def _content_type(media: str) -> str:
     return media + "; charset=utf-8" if media.startswith("text/") else media
+
+
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _acceptable(form: str) -> str | None:
@@ -111,19 +185,32 @@ def endpoint():
     content_type = (request.mimetype or "").lower()
     if request.method == "POST" and content_type == "application/sparql-update" or "update" in request.values:
         return _error(400, "this endpoint is read-only: SPARQL Update is not accepted")
+    texts = request.values.getlist("query")
     if request.method == "POST" and content_type == "application/sparql-query":
-        text = request.get_data(as_text=True)
-    else:
-        text = request.values.get("query")
+        charset = (request.mimetype_params.get("charset") or "utf-8").lower()
+        if charset not in ("utf-8", "utf8"):
+            return _error(415, f"the query must be sent in UTF-8, not {charset}")
+        try:
+            texts.append(request.get_data().decode("utf-8"))
+        except UnicodeDecodeError:
+            return _error(400, "the query is not valid UTF-8")
+    elif request.method == "POST" and request.content_length and content_type not in FORMS:
+        return _error(415, "send a query as the body of type application/sparql-query, or as the 'query' field "
+                           "of an application/x-www-form-urlencoded body (SPARQL 1.1 Protocol)")
+    if len(texts) > 1:
+        return _error(400, f"the request carries {len(texts)} queries ('query' parameters or a query body "
+                           "beside one); send exactly one")
+    text = texts[0] if texts else None
     if request.method == "GET" and not text:
         return service_description()
     if not text:
         return _error(400, "no query: send it as the 'query' parameter or as an application/sparql-query body")
     default_graphs = request.values.getlist("default-graph-uri")
     named_graphs = request.values.getlist("named-graph-uri")
+    base = endpoint_iri(request.environ, current_app.config["SETTINGS"])
     try:
         media_type, body, _rows, _vars = current_app.extensions["sparql"].run(
-            text, _acceptable("SELECT"), _acceptable("CONSTRUCT"), default_graphs, named_graphs)
+            text, _acceptable("SELECT"), _acceptable("CONSTRUCT"), default_graphs, named_graphs, base=base)
     except SparqlRequestError as exc:
         return _error(exc.status, str(exc))
     return Response(body, mimetype=media_type)

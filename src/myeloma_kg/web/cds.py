@@ -29,7 +29,8 @@ from ..fhir.cds import (
     prefetch_template,
 )
 from ..patients.fhir_bundle import FHIR_JSON
-from .common import read_record
+from ..patients.pool import PatientJob
+from .common import check_body_size, record_limits, run_patient
 
 cds = Blueprint("cds", __name__)
 
@@ -55,10 +56,12 @@ def services():
 
 
 def _body():
-    body = request.get_json(silent=True, force=True)
-    if body is None:
-        raise CdsRequestError(400, "the request body is not JSON")
-    return body
+    """The request's JSON, within the limits of a patient record (size, nesting, numbers)."""
+    check_body_size()
+    try:
+        return record_limits().load_json(request.get_data(as_text=True))
+    except json.JSONDecodeError:
+        raise CdsRequestError(400, "the request body is not JSON") from None
 
 
 @cds.post("/cds-services/<service_id>")
@@ -72,8 +75,8 @@ def call(service_id: str):
     elif missing:
         raise CdsRequestError(412, f"the prefetch lacks {', '.join(missing)}, and {_refusal(wanted)}: send them as prefetch")
     bundle = bundle_of(prefetch, wanted["patientId"])
-    record = read_record(json.dumps(bundle), content_type=FHIR_JSON)  # unreadable FHIR: 400 by the app's handler
-    outcome = current_app.extensions["recommender"].recommend(record)
+    # in a patient worker, like /api/recommend; unreadable FHIR, or over a limit: 400, 413 or 422 by the app's handler
+    outcome = run_patient(PatientJob("recommend", json.dumps(bundle), content_type=FHIR_JSON))
     return jsonify(cards=cards_for(outcome, wanted["hookInstance"], request.host_url,
                                    current_app.extensions["graph_version"]))
 

@@ -89,8 +89,9 @@ def _answer(recommender, job: PatientJob) -> tuple:
 def _drop_inherited_sockets(keep: int) -> None:
     """Point every socket the fork copied from the server (its listening socket, its clients'
     connections, the other workers' pipes) at /dev/null, keeping the descriptor numbers taken.
-    Otherwise a connection the server closes would stay open while this worker lives.  Linux
-    only (/proc); elsewhere nothing is done."""
+    Otherwise a connection the server closes would stay open while this worker lives.  Standard
+    input, output and error stay (under systemd they may be sockets to the journal).  Linux only
+    (/proc); elsewhere nothing is done."""
     try:
         numbers = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
@@ -98,7 +99,7 @@ def _drop_inherited_sockets(keep: int) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     try:
         for fd in numbers:
-            if fd in (keep, null):
+            if fd in (0, 1, 2, keep, null):
                 continue
             with contextlib.suppress(OSError):
                 if stat.S_ISSOCK(os.fstat(fd).st_mode):

@@ -120,7 +120,7 @@ class Settings:
     # Patient records (the web routes, the CDS service and the command line; README "Limits of a record").
     # Each limit is far above a real record, and a record over one is refused before it is read.
     max_record_bytes: int = 262_144  # 413 above; a real record takes a few kilobytes
-    max_json_depth: int = 32  # nesting of JSON objects and arrays; a record needs about 5, a CDS request about 12
+    max_json_depth: int = 32  # nesting of JSON objects and arrays; a record needs about 5, a CDS request about 10
     max_therapy_lines: int = 50  # a real history has fewer than 15
     max_drugs_per_line: int = 20  # a real line has fewer than 10
     max_findings: int = 100  # cytogenetic findings; a real record has fewer than 30

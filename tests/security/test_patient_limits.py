@@ -168,6 +168,10 @@ def test_limits_are_settings(fresh_app):
     assert post(client, "/api/recommend", json.dumps(record))[0].status_code == 200
 
 
+def test_the_readers_default_limits_are_the_settings_defaults():  # what the command line and the batch use
+    assert RecordLimits() == RecordLimits.of(Settings.load(environ={}))
+
+
 def test_the_depth_scan_skips_strings_and_stops_early():
     assert json_depth('{"a": "[[[[{{{{", "b": [[1]]}') == 3
     assert json_depth('{"a": "\\"[[[", "b": []}') == 2

@@ -168,7 +168,7 @@ def test_limits_are_settings(fresh_app):
     assert post(client, "/api/recommend", json.dumps(record))[0].status_code == 200
 
 
-def test_the_readers_default_limits_are_the_settings_defaults():  # what the command line and the batch use
+def test_the_readers_default_limits_are_the_settings_defaults():  # what read_text applies when given none
     assert RecordLimits() == RecordLimits.of(Settings.load(environ={}))
 
 

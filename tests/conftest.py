@@ -97,6 +97,7 @@ def make_app(kg, settings):
     yield make
     for app in made.values():
         app.extensions["sparql"].close()
+        app.extensions["patients"].close()
 
 
 @pytest.fixture(scope="session")

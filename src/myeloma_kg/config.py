@@ -125,6 +125,25 @@ class Settings:
     store_password: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)  # signs the web app's session cookie; random when unset
     public_url: str | None = None  # e.g. https://kg.example.org/: the base of every absolute URL in answers, instead of the Host header
+    # Patient records (the web routes, the CDS service and the command line; README "Limits of a record").
+    # Each limit is far above a real record, and a record over one is refused before it is read.
+    max_record_bytes: int = 262_144  # 413 above; a real record takes a few kilobytes
+    max_json_depth: int = 32  # nesting of JSON objects and arrays; a record needs about 5, a CDS request about 10
+    max_therapy_lines: int = 50  # a real history has fewer than 15
+    max_drugs_per_line: int = 20  # a real line has fewer than 10
+    max_findings: int = 100  # cytogenetic findings; a real record has fewer than 30
+    max_list_items: int = 20  # any other list: toxicities of a line, heart conditions
+    max_jsonld_contexts: int = 16  # @context entries in a JSON-LD record; one is usual
+    max_jsonld_context_depth: int = 4  # contexts nested within contexts; one level is usual
+    max_fhir_resources: int = 2000  # resources in a FHIR Bundle or CDS prefetch
+    max_record_triples: int = 2000  # RDF triples a record makes; a long real history makes under 800
+    patient_timeout_s: float | None = None  # time per patient request; None: query_timeout_s
+    patient_workers: int = 2  # worker processes for patient requests (and how many run at once)
+    patient_wait_s: float = 1.0  # how long a patient request waits for a free worker before a 503
+
+    @property
+    def patient_time_limit_s(self) -> float:
+        return self.query_timeout_s if self.patient_timeout_s is None else self.patient_timeout_s
 
     @property
     def ontology_dir(self) -> Path:
@@ -197,6 +216,10 @@ class Settings:
 
 def _coerce(type_name: Any, value: Any) -> Any:
     text = str(type_name)
+    if text in ("int | None", "float | None") and isinstance(value, str):  # an optional number: empty is None
+        if not value.strip() or value.strip().lower() == "none":
+            return None
+        text = text[: -len(" | None")]
     if isinstance(value, str):
         if "Path" in text:
             return Path(value)

@@ -79,6 +79,29 @@ class CdsRequestError(RequestError):
 class UnreadableRecord(MyelomaKGError):
     """The input is not a patient record at all (not JSON or Turtle, or the wrong shape)."""
 
+    status = 400
+
+    def __init__(self, message: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+class RecordLimitExceeded(UnreadableRecord):
+    """A patient record over one of the size limits, refused before the costly reading: 413 for
+    the bytes of the record, 422 for too many items or too deep a nesting.  ``limit`` is the
+    setting's name, ``maximum`` its value."""
+
+    def __init__(self, message: str, *, limit: str, maximum: int, status: int = 422) -> None:
+        super().__init__(message, status)
+        self.limit = limit
+        self.maximum = maximum
+
+
+class PatientWorkError(RequestError):
+    """Patient work that was not done: the time limit passed, every worker was busy, the worker
+    stopped, or the client went away (503)."""
+
 
 class RxNormReadError(MyelomaKGError):
     """An RxNorm release folder lacks a file or holds lines that cannot be read."""

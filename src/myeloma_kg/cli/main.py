@@ -101,7 +101,7 @@ def query(ctx: click.Context, query_ref: str, params: tuple[str, ...], fmt: str,
 
         recommender = Recommender(_load(settings), settings)
         _pinned(recommender.graph_version, pin)
-        record = read_file(patient_file, recommender.vocabulary, as_of=_as_of(as_of))
+        record = read_file(patient_file, recommender.vocabulary, as_of=_as_of(as_of), limits=recommender.limits)
         report = recommender.validate(record)
         if not report.conforms:
             click.echo(report.text(), err=True)
@@ -277,7 +277,7 @@ def _read(recommender, source, as_of):
     from ..patients.read import read_file
 
     if isinstance(source, Path):
-        return read_file(source, recommender.vocabulary, as_of=as_of)
+        return read_file(source, recommender.vocabulary, as_of=as_of, limits=recommender.limits)
     return recommender.read(source, as_of=as_of)
 
 

@@ -16,6 +16,7 @@ import calendar
 import datetime as dt
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -569,9 +570,13 @@ def to_record(bundle: dict[str, Any], vocabulary: Vocabulary, *,
     return record, origins, reader.notes
 
 
-def from_bundle(bundle: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | None = None) -> PatientRecord:
-    """A FHIR Bundle as a patient record, ready for the shapes (``patients.read.read_text`` calls this)."""
+def from_bundle(bundle: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | None = None,
+                check: Callable[[dict[str, Any]], None] | None = None) -> PatientRecord:
+    """A FHIR Bundle as a patient record, ready for the shapes (``patients.read.read_text`` calls this).
+    ``check`` sees the plain-JSON record before it becomes triples (the record's limits)."""
     record, origins, notes = to_record(bundle, vocabulary, as_of=as_of)
+    if check is not None:
+        check(record)
     result = from_json(record, vocabulary, as_of=as_of)
     result.source = "fhir"
     result.origins = origins

@@ -27,6 +27,7 @@ from ..graph.store import KnowledgeGraph, to_python
 from ..graph.version import graph_version
 from ..namespaces import GRAPH, PREFIXES
 from ..queries import catalog_of
+from .limits import RecordLimits
 from .read import read_text
 from .records import PatientRecord, Vocabulary
 from .validate import ValidationReport, load_patient_shapes, validate_record
@@ -67,6 +68,7 @@ class Recommender:
         self.q = {q.path.stem: q.text for q in catalog.folder_queries("patient")}
         self.vocabulary = Vocabulary.from_rows(kg.select(self.q["vocabulary"]))
         self.shapes = load_patient_shapes(self.settings.shapes_dir)
+        self.limits = RecordLimits.of(self.settings)
         self.regimens = {r["regimen"]: r for r in kg.select(self.q["regimens"])}
         self.recommendations = {r["recommendation"]: r for r in kg.select(self.q["recommendation-info"])}
         self.pairs = [(r["recommendation"], r["regimen"]) for r in kg.select(self.q["pairs"])]
@@ -102,7 +104,7 @@ class Recommender:
     # -- steps ---------------------------------------------------------------------------
 
     def read(self, text: str, content_type: str | None = None, as_of: dt.date | None = None) -> PatientRecord:
-        return read_text(text, self.vocabulary, content_type=content_type, as_of=as_of)
+        return read_text(text, self.vocabulary, content_type=content_type, as_of=as_of, limits=self.limits)
 
     def validate(self, record: PatientRecord) -> ValidationReport:
         t0 = time.perf_counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import itertools
 import json
 import re
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from .._mkg import MKG
 from ..config import context_file
 from ..errors import UnreadableRecord
 from ..namespaces import BASE, DRUG, PATIENT, PREFIXES
+from .limits import RecordLimits
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
@@ -257,16 +259,17 @@ def literal(value: Any, kind: str) -> ox.Literal:
     return ox.Literal(json.dumps(value) if not isinstance(value, str) else value)
 
 
-def from_turtle(text: str, as_of: dt.date | None) -> PatientRecord:
+def from_turtle(text: str, as_of: dt.date | None, limits: RecordLimits | None = None) -> PatientRecord:
     try:
-        triples = list(ox.parse(text, format=ox.RdfFormat.TURTLE, base_iri=str(PATIENT)))
+        triples = _at_most(ox.parse(text, format=ox.RdfFormat.TURTLE, base_iri=str(PATIENT)), limits)
     except SyntaxError as exc:
         raise UnreadableRecord(f"the record is neither JSON nor valid Turtle ({exc})") from None
     return _from_triples(triples, "turtle", as_of)
 
 
-def from_jsonld(text: str, as_of: dt.date | None) -> PatientRecord:
-    data = json.loads(text)
+def from_jsonld(data: dict[str, Any] | str, as_of: dt.date | None, limits: RecordLimits | None = None) -> PatientRecord:
+    """A JSON-LD record (its text, or its value as ``json.loads`` gives it)."""
+    data = json.loads(data) if isinstance(data, str) else dict(data)
     if data.get("@context") == CONTEXT_URL:
         data["@context"] = json.loads(CONTEXT_FILE.read_text())["@context"]
     remote = _remote_contexts(data)
@@ -275,10 +278,19 @@ def from_jsonld(text: str, as_of: dt.date | None) -> PatientRecord:
             f"the record names a JSON-LD context by address ({remote[0]}); this service never fetches one: "
             "write the context inline, or leave '@context' out to use the project's own")
     try:
-        triples = list(ox.parse(json.dumps(data), format=ox.RdfFormat.JSON_LD, base_iri=str(PATIENT)))
+        triples = _at_most(ox.parse(json.dumps(data), format=ox.RdfFormat.JSON_LD, base_iri=str(PATIENT)), limits)
     except (SyntaxError, ValueError) as exc:
         raise UnreadableRecord(f"the JSON-LD record cannot be read ({exc})") from None
     return _from_triples(triples, "jsonld", as_of)
+
+
+def _at_most(parsed: Iterable[ox.Triple], limits: RecordLimits | None) -> list[ox.Triple]:
+    """The parser's triples, read no further than one past the limit (then refused)."""
+    if limits is None:
+        return list(parsed)
+    triples = list(itertools.islice(parsed, limits.max_record_triples + 1))
+    limits.check_triples(len(triples), more=True)
+    return triples
 
 
 def _remote_contexts(node: Any) -> list[str]:
@@ -298,7 +310,15 @@ def _remote_contexts(node: Any) -> list[str]:
     return found
 
 
+_NUMBERS = {XSD + name for name in ("decimal", "double", "float")}
+_NAN = {"nan", "+nan", "-nan", "snan", "+snan", "-snan"}
+
+
 def _from_triples(triples: list[ox.Triple], source: str, as_of: dt.date | None) -> PatientRecord:
+    for t in triples:  # a NaN cannot be compared, so no shape could judge it
+        if isinstance(t.object, ox.Literal) and t.object.datatype.value in _NUMBERS and t.object.value.strip().lower() in _NAN:
+            raise UnreadableRecord(f"<{t.predicate.value}> is {t.object.value}, which is not a number: "
+                                   "give the value as a number, or leave it out")
     patients = {t.subject for t in triples if t.predicate == RDF_TYPE and t.object == m("Patient")}
     if len(patients) != 1:
         raise UnreadableRecord(f"the record must describe exactly one mkg:Patient (found {len(patients)})")

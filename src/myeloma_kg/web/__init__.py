@@ -9,11 +9,12 @@ from werkzeug.exceptions import HTTPException
 
 from ..config import Settings
 from ..content.changelog import Changelog
-from ..errors import MyelomaKGError
+from ..errors import MyelomaKGError, RecordLimitExceeded
 from ..graph.load import load_graph
 from ..graph.store import KnowledgeGraph
 from ..graph.version import HEADER as VERSION_HEADER
 from ..graph.version import graph_version
+from ..patients.pool import PatientPool
 from ..patients.recommend import Recommender
 from ..sparql.service import Limits, SparqlService
 from .headers import SECURITY_HEADERS, answer_headers
@@ -35,7 +36,12 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.extensions["kg"] = kg
-    app.extensions["recommender"] = Recommender(kg, settings)
+    app.extensions["recommender"] = recommender = Recommender(kg, settings)
+    # patient work: forked workers under a time limit, and never more than half the server threads
+    app.extensions["patients"] = PatientPool(
+        recommender, workers=settings.patient_workers, timeout_s=settings.patient_time_limit_s,
+        wait_s=settings.patient_wait_s,
+        max_held=max(1, min(2 * settings.patient_workers, settings.threads // 2)))
     version = app.extensions["graph_version"] = graph_version(kg)
     app.extensions["changelog"] = Changelog(settings, kg)
     graphs = [g.value for g in kg.graph_names(inferred=True)]
@@ -112,6 +118,8 @@ def create_app(settings: Settings | None = None, kg: KnowledgeGraph | None = Non
 
     @app.errorhandler(MyelomaKGError)
     def known_error(error):
+        if isinstance(error, RecordLimitExceeded):  # the limit by its setting's name, for programs
+            return jsonify(error=str(error), limit=error.limit, maximum=error.maximum), error.status
         return jsonify(error=str(error)), getattr(error, "status", 400)
 
     @app.errorhandler(Exception)

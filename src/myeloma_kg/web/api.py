@@ -7,10 +7,11 @@ from importlib import resources
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..errors import MyelomaKGError, QueryNotFound, SparqlRequestError
+from ..patients.pool import PatientJob
 from ..patients.records import CONTEXT_FILE, UnreadableRecord
 from ..queries import QueryCatalog
 from ..sparql.guard import check_query
-from .common import catalog, read_record
+from .common import catalog, check_body_size, run_patient
 
 api = Blueprint("api", __name__)
 
@@ -83,13 +84,19 @@ def openapi():
     record = {"description": "a patient record: JSON, JSON-LD or Turtle (contract section 5), or a FHIR R4 Bundle",
               "content": {t: {"schema": {"type": "object" if "json" in t else "string"}}
                           for t in ("application/json", "application/ld+json", "text/turtle", "application/fhir+json")}}
+    refusals = {"400": {"description": "the body is not a record"},
+                "413": {"description": "the record is larger than the service accepts ('error', 'limit', 'maximum')"},
+                "503": {"description": "the record was not evaluated: the time limit passed, or the server is busy"}}
     paths["/api/validate"] = {"post": {"summary": "Validate a patient record", "requestBody": record,
                                        "responses": {"200": {"description": "the validation report"},
-                                                     "400": {"description": "the body is not a record"}}}}
+                                                     "422": {"description": "the record is over a limit of the service "
+                                                                            "(too many items, too deep)"},
+                                                     **refusals}}}
     paths["/api/recommend"] = {"post": {"summary": "Recommendation for a patient", "requestBody": record,
                                         "responses": {"200": {"description": "the recommendation (contract section 6)"},
-                                                      "422": {"description": "the record does not conform; the report"},
-                                                      "400": {"description": "the body is not a record"}}}}
+                                                      "422": {"description": "the record does not conform (the report), "
+                                                                             "or is over a limit of the service ('error')"},
+                                                      **refusals}}}
     return jsonify({"openapi": "3.0.3",
                     "info": {"title": "myeloma-kg API", "version": "0.1.0",
                              "description": "Named SPARQL queries over the Pan-Pacific anti-CD38 consensus graph, "
@@ -122,24 +129,23 @@ def _schema(param) -> dict:
     return schema
 
 
-def _record():
-    recommender = current_app.extensions["recommender"]
+def _patient(action: str):
+    check_body_size()
     text = request.get_data(as_text=True)
     if not text.strip():
         raise UnreadableRecord("the request has no body: send a patient record")
-    return recommender, read_record(text, content_type=request.mimetype)
+    # an unreadable body, or one over a limit, is answered by the app's error handler (400, 413, 422)
+    return run_patient(PatientJob(action, text, content_type=request.mimetype))
 
 
 @api.post("/api/validate")
 def validate():
-    recommender, record = _record()  # an unreadable body is answered 400 by the app's error handler
-    return jsonify(recommender.validate(record).as_dict())
+    return jsonify(_patient("validate").as_dict())
 
 
 @api.post("/api/recommend")
 def recommend():
-    recommender, record = _record()
-    outcome = recommender.recommend(record)
+    outcome = _patient("recommend")
     if outcome.recommendation is None:
         return jsonify(outcome.report.as_dict()), 422
     return jsonify(outcome.recommendation)

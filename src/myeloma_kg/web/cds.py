@@ -31,7 +31,8 @@ from ..fhir.cds import (
     prefetch_template,
 )
 from ..patients.fhir_bundle import FHIR_JSON
-from .common import read_record
+from ..patients.pool import PatientJob
+from .common import check_body_size, record_limits, run_patient
 from .urls import public_base
 
 cds = Blueprint("cds", __name__)
@@ -88,7 +89,7 @@ def services():
     return jsonify(discovery())
 
 
-MAX_DEPTH = 64  # levels of nesting in a request body; FHIR resources need far fewer
+MAX_DEPTH = 64  # levels of nesting in a FHIR server's answer; FHIR resources need far fewer
 
 
 def _nested_deeper_than(value, limit: int) -> bool:
@@ -105,17 +106,12 @@ def _nested_deeper_than(value, limit: int) -> bool:
 
 
 def _body():
-    """The request's JSON body; 400 when it is not JSON or nested deeper than ``MAX_DEPTH``."""
-    too_deep = CdsRequestError(400, f"the request body is nested more than {MAX_DEPTH} levels deep")
+    """The request's JSON, within the limits of a patient record (size, nesting, numbers)."""
+    check_body_size()
     try:
-        body = json.loads(request.get_data())
-    except RecursionError:
-        raise too_deep from None
-    except ValueError:  # not JSON, not UTF-8, or a number with more digits than Python reads
+        return record_limits().load_json(request.get_data(as_text=True))
+    except json.JSONDecodeError:
         raise CdsRequestError(400, "the request body is not JSON") from None
-    if _nested_deeper_than(body, MAX_DEPTH):
-        raise too_deep
-    return body
 
 
 @cds.post("/cds-services/<service_id>")
@@ -129,8 +125,8 @@ def call(service_id: str):
     elif missing:
         raise CdsRequestError(412, f"the prefetch lacks {', '.join(missing)}, and {_refusal(wanted)}: send them as prefetch")
     bundle = bundle_of(prefetch, wanted["patientId"])
-    record = read_record(json.dumps(bundle), content_type=FHIR_JSON)  # unreadable FHIR: 400 by the app's handler
-    outcome = current_app.extensions["recommender"].recommend(record)
+    # in a patient worker, like /api/recommend; unreadable FHIR, or over a limit: 400, 413 or 422 by the app's handler
+    outcome = run_patient(PatientJob("recommend", json.dumps(bundle), content_type=FHIR_JSON))
     return jsonify(cards=cards_for(outcome, wanted["hookInstance"], public_base(),
                                    current_app.extensions["graph_version"]))
 

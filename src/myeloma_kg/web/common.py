@@ -1,10 +1,14 @@
-"""What the blueprints share: the named-query catalog, loaded once per app."""
+"""What the blueprints share: the named-query catalog, loaded once per app, and the way to patient work."""
 
 from __future__ import annotations
 
-from flask import current_app
+from typing import Any
 
-from ..patients.records import PatientRecord, UnreadableRecord
+from flask import current_app, request
+
+from ..patients.limits import RecordLimits
+from ..patients.pool import PatientJob
+from ..patients.read import parse_text
 from ..queries import QueryCatalog
 
 
@@ -21,16 +25,24 @@ def named_rows(name: str, **params) -> list[dict]:
     return current_app.extensions["kg"].select(query.text, query.bind(params))
 
 
-def read_record(text: str, **options) -> PatientRecord:
-    """A patient record read by the app's recommender; ``UnreadableRecord`` for any text it cannot read.
+def record_limits() -> RecordLimits:
+    return current_app.extensions["recommender"].limits
 
-    The JSON reader gives up on some input with errors of its own rather than a decoding error:
-    nesting deeper than Python's recursion limit, and integers longer than its limit on digits.
+
+def check_body_size() -> None:
+    """Refuse (413) a request whose declared body is larger than a record may be, before it is read."""
+    if request.content_length is not None:
+        record_limits().check_size(request.content_length)
+
+
+def run_patient(job: PatientJob) -> Any:
+    """A patient job's answer, from the app's worker pool.
+
+    The record's limits are checked here first, in the request's thread, so a record over one is
+    refused at once, without a worker.  Waitress gives a request ``waitress.client_disconnected``
+    (it tells the truth when its ``channel_request_lookahead`` is above 0): the work stops when
+    the client goes away.
     """
-    recommender = current_app.extensions["recommender"]
-    try:
-        return recommender.read(text, **options)
-    except RecursionError:
-        raise UnreadableRecord("the record is nested too deeply to be read") from None
-    except ValueError as exc:  # e.g. a number with more digits than Python converts
-        raise UnreadableRecord(f"the record cannot be read: {str(exc).split(';')[0]}") from None
+    parse_text(job.text, job.content_type, record_limits())
+    cancelled = request.environ.get("waitress.client_disconnected")
+    return current_app.extensions["patients"].run(job, cancelled=cancelled if callable(cancelled) else None)

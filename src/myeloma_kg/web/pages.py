@@ -10,7 +10,7 @@ from ..formats import BY_EXTENSION, BY_MEDIA_TYPE, RDF_FORMATS, TRIPLE_FORMATS
 from ..namespaces import BASE, compact
 from .common import catalog as _catalog
 from .common import named_rows as _named
-from .common import read_record
+from .common import record_limits, run_patient
 
 WEB = web_dir()  # the shipped templates and static files (see config.shipped_home)
 pages = Blueprint("pages", __name__, template_folder=str(WEB / "templates"))
@@ -235,6 +235,8 @@ def patient():
 
     from flask import session
 
+    from ..errors import PatientWorkError
+    from ..patients.pool import PatientJob
     from ..patients.records import UnreadableRecord
 
     if "csrf_token" not in session:
@@ -248,6 +250,11 @@ def patient():
         return render_template("patient.html", **context), 400
     upload = request.files.get("upload")
     text = upload.read().decode("utf-8", errors="replace") if upload and upload.filename else request.form.get("record", "")
+    try:
+        record_limits().check_size(len(text.encode("utf-8", errors="surrogatepass")))
+    except UnreadableRecord as exc:  # a record too large is not shown again in the form
+        context["error"] = str(exc)
+        return render_template("patient.html", **context), exc.status
     context["record"] = text
     try:
         as_of = dt.date.fromisoformat(request.form.get("as_of") or context["as_of"])
@@ -255,14 +262,15 @@ def patient():
     except ValueError:
         context["error"] = "The as-of date must be written YYYY-MM-DD."
         return render_template("patient.html", **context), 400
-    recommender = current_app.extensions["recommender"]
     content_type = "text/turtle" if upload and upload.filename and upload.filename.endswith(".ttl") else None
     try:
-        record = read_record(text, content_type=content_type, as_of=as_of)
-    except UnreadableRecord as exc:
+        outcome = run_patient(PatientJob("recommend", text, content_type=content_type, as_of=as_of))
+    except UnreadableRecord as exc:  # not a record, or over a limit (400, 413, 422)
         context["error"] = str(exc)
-        return render_template("patient.html", **context), 400
-    outcome = recommender.recommend(record)
+        return render_template("patient.html", **context), exc.status
+    except PatientWorkError as exc:  # not evaluated: the time limit, a busy server (503)
+        context["error"] = str(exc)
+        return render_template("patient.html", **context), exc.status
     context["report"] = outcome.report.as_dict()
     context["result"] = outcome.recommendation
     return render_template("patient.html", **context), 200 if outcome.recommendation else 422

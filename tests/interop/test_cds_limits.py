@@ -99,10 +99,10 @@ def _with_deep(value: dict, marker: str = "DEEP") -> bytes:
                                          "overrideReason": {"reason": {"code": "DEEP"}}}]})),
 ], ids=["call", "hook", "context", "prefetch", "prefetch-bundle", "authorization", "call-500-levels",
         "feedback", "feedback-list", "feedback-reason"])
-def test_deeply_nested_json_is_400_with_a_message(client, route, body):
+def test_deeply_nested_json_is_refused_with_a_message_naming_the_limit(client, route, body):
     answer = client.post(route, data=body, content_type="application/json")
-    assert answer.status_code == 400, answer.data[:200]
-    assert "nested" in answer.get_json()["error"]
+    assert answer.status_code == 422, answer.data[:200]
+    assert "nests objects and lists more than 32 deep" in answer.get_json()["error"]
 
 
 # -- card summaries --------------------------------------------------------------------------------

@@ -317,3 +317,36 @@ def test_recommendation_page_reads_like_a_recommendation(client):
     text = client.get("/recommendation/R3").get_data(as_text=True)
     assert "Applies when" in text and "Evidence" in text and "Cautions" in text
     assert "lenalidomide-refractory" in text and "CASTOR" in text and "0.44" in text
+
+
+# -- the as-of date and strict records ---------------------------------------------------------
+
+WASHOUT = EXAMPLES / "dara-refractory-washout-boundary.json"
+
+
+def test_the_api_reads_the_record_s_as_of_date_and_a_parameter_wins(client):
+    body = WASHOUT.read_text()
+    own = client.post("/api/recommend", data=body, content_type="application/json").get_json()
+    assert own["asOf"] == "2026-11-24" and len(own["recommended"]) == 5  # the documented answer, whatever today is
+    later = client.post("/api/recommend?asOf=2026-12-07", data=body, content_type="application/json").get_json()
+    assert later["asOf"] == "2026-12-07" and len(later["recommended"]) == 8
+    checked = client.post("/api/validate?asOf=2026-12-01", data=body, content_type="application/json").get_json()
+    assert checked["asOf"] == "2026-12-01" and checked["conforms"]
+    for wrong in ("24/11/2026", "2026-02-30", ""):
+        refused = client.post(f"/api/recommend?asOf={wrong}", data=body, content_type="application/json")
+        assert refused.status_code == 400 and "YYYY-MM-DD" in refused.get_json()["error"]
+
+
+def test_an_unknown_key_is_a_warning_and_with_strict_a_refusal(client):
+    record = json.loads(WASHOUT.read_text())
+    record["ECOG"] = 4
+    body = json.dumps(record)
+    answer = client.post("/api/recommend", data=body, content_type="application/json")
+    assert answer.status_code == 200
+    assert any("'ECOG' is not a key the program reads" in w for w in answer.get_json()["warnings"])
+    strict = client.post("/api/recommend?strict=true", data=body, content_type="application/json")
+    assert strict.status_code == 422 and "'ECOG'" in strict.get_json()["error"]
+    assert client.post("/api/validate?strict=true", data=body, content_type="application/json").status_code == 422
+    clean = client.post("/api/recommend?strict=true", data=WASHOUT.read_text(), content_type="application/json")
+    assert clean.status_code == 200
+    assert client.post("/api/recommend?strict=yes", data=body, content_type="application/json").status_code == 400

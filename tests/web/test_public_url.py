@@ -79,7 +79,6 @@ def test_with_public_url_the_absolute_urls_are_the_public_ones(public_client):
     assert redirect.status_code in (301, 308) and redirect.headers["Location"] == f"{PUBLIC}/api/queries"
 
 
-@pytest.mark.xfail(strict=True, reason="web/sparql.py's service description is to take its base from web/urls.py's public_base()")
 def test_with_public_url_the_sparql_service_description_names_it(public_client):
     answer = _send(public_client, "GET", "/sparql", {}, None)
     text = answer.get_data(as_text=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from .._mkg import MKG
 from ..config import Settings
 from ..errors import QuerySyntaxError
 from ..graph.store import KnowledgeGraph, to_python
@@ -109,6 +110,8 @@ class Recommender:
     def validate(self, record: PatientRecord) -> ValidationReport:
         t0 = time.perf_counter()
         report = validate_record(record, self.vocabulary, self.shapes)
+        report.as_of = next((t.object.value for t in record.triples
+                             if t.subject == record.iri and t.predicate.value == str(MKG.asOfDate)), None)
         self._timed("validate", t0)
         return report
 

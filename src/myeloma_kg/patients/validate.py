@@ -47,6 +47,7 @@ class Issue:
 class ValidationReport:
     patient: str
     issues: list[Issue] = field(default_factory=list)
+    as_of: str | None = None  # the date the record was read at (YYYY-MM-DD)
 
     @property
     def conforms(self) -> bool:
@@ -55,6 +56,7 @@ class ValidationReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "patient": self.patient,
+            **({"asOf": self.as_of} if self.as_of else {}),
             "conforms": self.conforms,
             "violations": [asdict(i) for i in self.issues if i.severity == "violation"],
             "warnings": [asdict(i) for i in self.issues if i.severity != "violation"],

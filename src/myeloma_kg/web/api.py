@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import re
 from importlib import resources
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ..errors import MyelomaKGError, QueryNotFound, SparqlRequestError
+from ..errors import MyelomaKGError, QueryNotFound, RequestError, SparqlRequestError
 from ..patients.pool import PatientJob
-from ..patients.records import CONTEXT_FILE, UnreadableRecord
+from ..patients.records import CONTEXT_FILE, UnreadableRecord, unknown_keys
 from ..queries import QueryCatalog
 from ..sparql.guard import check_query
-from .common import catalog, check_body_size, run_patient
+from .common import catalog, check_body_size, record_limits, run_patient
 
 api = Blueprint("api", __name__)
 
@@ -130,12 +133,52 @@ def _schema(param) -> dict:
 
 
 def _patient(action: str):
+    """A patient request's answer.  ``?asOf=YYYY-MM-DD`` sets the date the record is read at (it wins
+    over the record's own ``asOf``); ``?strict=true`` refuses (422) a record with a key the program
+    does not read, which is otherwise named in a warning."""
     check_body_size()
     text = request.get_data(as_text=True)
     if not text.strip():
         raise UnreadableRecord("the request has no body: send a patient record")
+    as_of = _as_of_parameter()
+    if _flag("strict"):
+        _refuse_unknown_keys(text)
     # an unreadable body, or one over a limit, is answered by the app's error handler (400, 413, 422)
-    return run_patient(PatientJob(action, text, content_type=request.mimetype))
+    return run_patient(PatientJob(action, text, content_type=request.mimetype, as_of=as_of))
+
+
+def _flag(name: str) -> bool:
+    values = request.args.getlist(name)
+    if not values:
+        return False
+    if len(values) > 1 or values[0].strip().lower() not in ("true", "false"):
+        raise RequestError(400, f"'{name}' is true or false, given once")
+    return values[0].strip().lower() == "true"
+
+
+def _as_of_parameter() -> dt.date | None:
+    values = request.args.getlist("asOf")
+    if not values:
+        return None
+    if len(values) == 1 and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", values[0]):
+        try:
+            return dt.date.fromisoformat(values[0])
+        except ValueError:
+            pass
+    raise RequestError(400, "'asOf' is the date the record is read at, written YYYY-MM-DD and given once")
+
+
+def _refuse_unknown_keys(text: str) -> None:
+    """With ?strict=true, a plain JSON record naming a key the program does not read is refused."""
+    try:
+        data = record_limits().load_json(text)
+    except json.JSONDecodeError:
+        return  # not JSON: Turtle, or unreadable (the reader says which)
+    if not isinstance(data, dict) or data.get("resourceType") is not None or "@graph" in data or "@id" in data:
+        return  # FHIR and explicit JSON-LD have readers of their own
+    unknown = unknown_keys(data)
+    if unknown:
+        raise RequestError(422, "strict: the record has keys the program does not read: " + "; ".join(unknown))
 
 
 @api.post("/api/validate")

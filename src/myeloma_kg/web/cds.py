@@ -105,12 +105,17 @@ def _nested_deeper_than(value, limit: int) -> bool:
     return False
 
 
-def _body():
-    """The request's JSON, within the limits of a patient record (size, nesting, numbers)."""
-    check_body_size()
+def _body(record: bool = True):
+    """The request's JSON, within the limits of a patient record (nesting, numbers, and for a
+    service call, which carries one, its size; feedback has the general request size limit)."""
+    limits, text = record_limits(), request.get_data(as_text=True)
     try:
-        return record_limits().load_json(request.get_data(as_text=True))
-    except json.JSONDecodeError:
+        if record:
+            check_body_size()
+            return limits.load_json(text)
+        limits.check_depth(text)
+        return json.loads(text)
+    except ValueError:  # not JSON, or a number Python will not convert
         raise CdsRequestError(400, "the request body is not JSON") from None
 
 
@@ -135,7 +140,7 @@ def call(service_id: str):
 def feedback(service_id: str):
     if service_id != SERVICE_ID:
         raise CdsRequestError(404, f"no CDS service '{service_id}' here")
-    items = check_feedback(_body())
+    items = check_feedback(_body(record=False))
     tally = _tally()
     for item in items:
         tally.add(item["outcome"], item["reason"])

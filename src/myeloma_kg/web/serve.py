@@ -67,5 +67,6 @@ def run_server(settings: Settings, kg: KnowledgeGraph) -> None:
     from . import create_app
 
     app = create_app(settings, kg)
-    app.extensions["sparql"].start()  # the query workers are ready before the first request
+    app.extensions["sparql"].start()  # the query and patient workers are ready before the first request
+    app.extensions["patients"].start()
     waitress.serve(app, **waitress_options(settings))

@@ -13,6 +13,7 @@ from werkzeug.wsgi import get_current_url
 from ..errors import SparqlRequestError
 from ..sparql.service import GRAPH_TYPES, RESULT_TYPES
 from .headers import answer_headers
+from .urls import public_base
 
 sparql = Blueprint("sparql", __name__)
 
@@ -218,7 +219,7 @@ def endpoint():
 
 def service_description() -> Response:
     settings = current_app.config["SETTINGS"]
-    base = request.url_root.rstrip("/")
+    base = public_base()
     graphs = current_app.extensions["sparql"].graphs
     named = "\n".join(f"        sd:namedGraph [ sd:name <{g}> ] ;" for g in sorted(graphs))
     version = current_app.extensions["graph_version"]

@@ -9,12 +9,14 @@ from importlib import resources
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from ..config import program_version
 from ..errors import MyelomaKGError, QueryNotFound, RequestError, SparqlRequestError
 from ..patients.pool import PatientJob
 from ..patients.records import CONTEXT_FILE, UnreadableRecord, unknown_keys
 from ..queries import QueryCatalog
 from ..sparql.guard import check_query
 from .common import catalog, check_body_size, record_limits, run_patient
+from .openapi import document
 
 api = Blueprint("api", __name__)
 
@@ -84,27 +86,7 @@ def openapi():
             "operationId": q.name.replace("-", "_"), "parameters": params,
             "responses": {"200": {"description": "the rows of the query as JSON"},
                           "400": {"description": "a parameter is missing or of the wrong type"}}}}
-    record = {"description": "a patient record: JSON, JSON-LD or Turtle (contract section 5), or a FHIR R4 Bundle",
-              "content": {t: {"schema": {"type": "object" if "json" in t else "string"}}
-                          for t in ("application/json", "application/ld+json", "text/turtle", "application/fhir+json")}}
-    refusals = {"400": {"description": "the body is not a record"},
-                "413": {"description": "the record is larger than the service accepts ('error', 'limit', 'maximum')"},
-                "503": {"description": "the record was not evaluated: the time limit passed, or the server is busy"}}
-    paths["/api/validate"] = {"post": {"summary": "Validate a patient record", "requestBody": record,
-                                       "responses": {"200": {"description": "the validation report"},
-                                                     "422": {"description": "the record is over a limit of the service "
-                                                                            "(too many items, too deep)"},
-                                                     **refusals}}}
-    paths["/api/recommend"] = {"post": {"summary": "Recommendation for a patient", "requestBody": record,
-                                        "responses": {"200": {"description": "the recommendation (contract section 6)"},
-                                                      "422": {"description": "the record does not conform (the report), "
-                                                                             "or is over a limit of the service ('error')"},
-                                                      **refusals}}}
-    return jsonify({"openapi": "3.0.3",
-                    "info": {"title": "myeloma-kg API", "version": "0.1.0",
-                             "description": "Named SPARQL queries over the Pan-Pacific anti-CD38 consensus graph, "
-                                            "and patient recommendations."},
-                    "paths": paths})
+    return jsonify(document(paths, program_version() or "unknown"))
 
 
 def _describe(param) -> str:

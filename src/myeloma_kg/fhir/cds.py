@@ -214,22 +214,33 @@ def _cards(outcome, instance: str, base_url: str) -> list[dict[str, Any]]:
         }]
     result = outcome.recommendation
     cards: list[dict[str, Any]] = []
-    by_rec: dict[str, list[dict[str, Any]]] = {}
+    # One card per group of options: the regimens recommended under the same recommendations, so
+    # that no regimen appears on two cards; what all of a group's options share is said once.
+    by_rec: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for item in result["recommended"]:
-        for rec in item.get("recommendations") or [item["recommendation"]]:
-            by_rec.setdefault(rec, []).append(item)
-    for rec, items in by_rec.items():
-        notation = _local(rec)
+        recs = tuple(dict.fromkeys(item.get("recommendations") or [item["recommendation"]]))
+        by_rec.setdefault(recs, []).append(item)
+    for recs, items in by_rec.items():
+        notations = [_local(rec) for rec in recs]
         status = (items[0].get("evidenceStatus") or "").lower()
-        head = f"{notation}{' (reconstructed)' if 'reconstructed' in status else ''}: consider "
-        lines = []
+        head = f"{', '.join(notations)}{' (reconstructed)' if 'reconstructed' in status else ''}: consider "
+        shared_because = [t for t in items[0].get("because") or [] if all(t in (i.get("because") or []) for i in items)]
+        shared_cautions = [t for t in items[0].get("cautions") or [] if all(t in (i.get("cautions") or []) for i in items)]
+        lines = [f"Recommended under {', '.join(notations)}."]
+        if len(items) > 1 and (shared_because or shared_cautions):
+            lines.append("For each option below:")
+            lines += [f"  - because: {text}" for text in shared_because]
+            lines += [f"  - caution: {text}" for text in shared_cautions]
         for item in items:
             lines.append(f"**{item['label']}** ({', '.join(item['components'])})"
                          + (" - rechallenge" if item.get("rechallenge") else ""))
+            own = len(items) > 1
             for text in item.get("because") or []:
-                lines.append(f"  - because: {text}")
+                if not own or text not in shared_because:
+                    lines.append(f"  - because: {text}")
             for text in item.get("cautions") or []:
-                lines.append(f"  - caution: {text}")
+                if not own or text not in shared_cautions:
+                    lines.append(f"  - caution: {text}")
             trials = [e["name"] + (f" ({e['nctId']})" if e.get("nctId") else "") for e in item.get("evidence") or []]
             if trials:
                 lines.append(f"  - evidence: {', '.join(trials)}")
@@ -238,15 +249,18 @@ def _cards(outcome, instance: str, base_url: str) -> list[dict[str, Any]]:
             f"\n\nEvidence status: {items[0].get('evidenceStatus')}; the consensus's recommendations are reconstructed "
             "from its abstract, not quoted." if status else "")
         cards.append({
-            "uuid": _card_id(instance, notation),
+            "uuid": _card_id(instance, "+".join(notations)),
             "summary": _summary(head, [i["label"] for i in items]),
             "indicator": "info",
             "detail": detail,
-            "source": {"label": SOURCE_LABEL, "url": f"{base}/recommendation/{notation}",
-                       "topic": {"system": ONTOLOGY_IRI, "code": notation, "display": f"recommendation {notation}"}},
+            "source": {"label": SOURCE_LABEL, "url": f"{base}/recommendation/{notations[0]}",
+                       "topic": {"system": ONTOLOGY_IRI, "code": notations[0],
+                                 "display": f"recommendation {', '.join(notations)}"}},
             "overrideReasons": OVERRIDE_REASONS,
             "links": [{"label": f"{i['label']}: regimen, dosing and trials", "url": f"{base}/regimen/{_local(i['regimen'])}",
-                       "type": "absolute"} for i in items],
+                       "type": "absolute"} for i in items]
+                     + [{"label": f"recommendation {n}", "url": f"{base}/recommendation/{n}", "type": "absolute"}
+                        for n in notations[1:]],
         })
     if not by_rec:
         cards.append({

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from myeloma_kg import Settings, load_graph
-from myeloma_kg.graph.reasoning import SHIPPED_FOLDER, cache_key, reason
+from myeloma_kg.graph.reasoning import SHIPPED_FOLDER, cache_key, input_key, reason, reasoner_input
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +44,8 @@ def _ship(home: Path, settings: Settings) -> int:
         old.unlink()
     target = folder / f"inferred-{cache_key(kg)}.nt"
     target.write_bytes(ox.serialize(result.inferred, format=ox.RdfFormat.N_TRIPLES))
+    # the same under the key of what the reasoner reads, for drafts that change nothing it reads
+    (folder / f"inferred-input-{input_key(reasoner_input(kg))}.nt").write_bytes(target.read_bytes())
     print(f"wrote {target.relative_to(home)} ({len(result.inferred)} inferred triples)")
     return 0
 

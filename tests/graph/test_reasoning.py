@@ -73,3 +73,26 @@ def test_a_wheel_s_shipped_classification_answers_without_the_reasoner(settings,
     assert result.cached and result.consistent
     assert [(q.subject, q.predicate, q.object) for q in result.inferred] == [(fact.subject, fact.predicate, fact.object)]
     assert not (tmp_path / "empty-user-cache").exists()  # nothing written to the user cache
+
+
+def test_a_draft_that_changes_nothing_the_reasoner_reads_reuses_the_classification(settings, tmp_path, monkeypatch):
+    """A note or a reported figure cannot change the classification: the reasoner is not run again
+    for it, and check says so; a new typed individual runs it."""
+    from myeloma_kg.graph.store import KnowledgeGraph
+
+    fact = ox.Triple(ox.NamedNode("http://example.org/x"), ox.NamedNode(reasoning.RDF_TYPE), ox.NamedNode("http://example.org/C"))
+    monkeypatch.setattr(reasoning, "run_hermit", lambda _ntriples: reasoning.ReasoningResult(consistent=True, inferred=[fact]))
+    first = reasoning.reason(KnowledgeGraph.open(settings), tmp_path)
+    assert first.how == "ran"
+    note = tmp_path / "note.ttl"
+    note.write_text('<https://w3id.org/myeloma-kg/outcome/candor-pfs-all-final> '
+                    '<https://w3id.org/myeloma-kg/ontology#note> "a note of a draft" .\n')
+    monkeypatch.setattr(reasoning, "run_hermit", lambda _ntriples: pytest.fail("the reasoner ran for a note"))
+    again = reasoning.reason(KnowledgeGraph.open(settings, extra=[note]), tmp_path)
+    assert again.how == "reused" and again.cached and "not run again" in again.describe()
+    assert [(q.subject, q.predicate, q.object) for q in again.inferred] == [(fact.subject, fact.predicate, fact.object)]
+    typed = tmp_path / "typed.ttl"
+    typed.write_text("<https://w3id.org/myeloma-kg/drug/test-only> a <https://w3id.org/myeloma-kg/ontology#Drug> .\n")
+    runs = []
+    monkeypatch.setattr(reasoning, "run_hermit", lambda _ntriples: runs.append(1) or reasoning.ReasoningResult(consistent=True))
+    assert reasoning.reason(KnowledgeGraph.open(settings, extra=[typed]), tmp_path).how == "ran" and runs == [1]

@@ -42,6 +42,7 @@ class CheckReport:
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     version: str = ""  # the graph version checked, as version.GraphVersion.label() gives it
+    reasoner: str = ""  # how the classification was had (run, cached, reused), in words
 
     @property
     def violations(self) -> list[Finding]:
@@ -59,7 +60,8 @@ class CheckReport:
         warnings = len(self.findings) - len(self.violations)
         if warnings:
             verdict += f", {warnings} warning(s)"
-        lines += [f"checked: {summary}"] + ([f"graph version: {self.version}"] if self.version else []) + [
+        lines += ([f"reasoner: {self.reasoner}"] if self.reasoner else []) + [f"checked: {summary}"] + (
+            [f"graph version: {self.version}"] if self.version else []) + [
             f"time: {timing}", verdict]
         return "\n".join(lines)
 
@@ -69,8 +71,10 @@ def load_shapes(folder: Path) -> rdflib.Graph:
     return load_shapes_graph(folder, "content*.ttl")
 
 
-def check_reasoner(kg: KnowledgeGraph, settings: Settings) -> list[Finding]:
+def check_reasoner(kg: KnowledgeGraph, settings: Settings, report: CheckReport | None = None) -> list[Finding]:
     result = reason(kg, settings.cache_path)
+    if report is not None:
+        report.reasoner = result.describe()
     if result.consistent:
         return []
     if result.unsatisfiable:
@@ -262,7 +266,7 @@ def check_queries(kg: KnowledgeGraph, folder: Path) -> tuple[list[Finding], int]
 def run_checks(kg: KnowledgeGraph, settings: Settings) -> CheckReport:
     report = CheckReport()
     started = time.perf_counter()
-    report.findings += check_reasoner(kg, settings)
+    report.findings += check_reasoner(kg, settings, report)
     report.timings["reasoner"] = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -49,6 +49,13 @@ class ReasoningResult:
     seconds: float = 0.0
     cached: bool = False
     message: str = ""
+    how: str = "ran"  # "ran" HermiT, "cached" (these files), or "reused" (other files, the same logical content)
+
+    def describe(self) -> str:
+        """How the classification was had, in words (``check`` prints it)."""
+        return {"cached": "the cached classification of these files",
+                "reused": "the classification of the same content: what changed is nothing the reasoner reads "
+                          "(labels, notes, figures), so it was not run again"}.get(self.how, f"HermiT ran ({self.seconds:.1f} s)")
 
 
 def reasoner_input(kg: KnowledgeGraph) -> bytes:
@@ -104,27 +111,54 @@ def cache_key(kg: KnowledgeGraph) -> str:
     return hashlib.sha256((REASONER_VERSION + kg.digest).encode()).hexdigest()[:32]
 
 
+def input_key(ntriples: bytes) -> str:
+    """A key for what the reasoner reads, whatever files it came from: the reasoner's input with
+    canonical blank-node names (RDFC-1.0), hashed.  Two graphs that differ only in what the reasoner
+    does not read (labels, notes, reported figures) have the same key."""
+    dataset = ox.Dataset([ox.Quad(q.subject, q.predicate, q.object)
+                          for q in ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES)])
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    lines = sorted(str(quad) for quad in dataset)
+    return hashlib.sha256((REASONER_VERSION + "\n" + "\n".join(lines)).encode()).hexdigest()[:32]
+
+
+def _cached(path: Path | None, how: str) -> ReasoningResult | None:
+    if path is None or not path.is_file():
+        return None
+    return ReasoningResult(consistent=True, inferred=list(ox.parse(path=str(path), format=ox.RdfFormat.N_TRIPLES)),
+                           cached=True, how=how)
+
+
 def reason(kg: KnowledgeGraph, cache_dir: Path | None = None) -> ReasoningResult:
     """Classify the graph (or read the cached classification) and return what the reasoner adds."""
     # The key is the hash of the source files (blank-node labels make the serialised input
     # differ from one load to the next, so it cannot be hashed itself).
     # An inconsistent or unsatisfiable result is kept too (in ``failed-<key>.json``), so checking
     # the same broken content again does not start HermiT again.
+    # Then, for other files, the key of what the reasoner reads: a draft that changes only labels,
+    # notes or figures gets the classification it already has, without HermiT.
     key = cache_key(kg)
     cache_file = cache_dir / f"inferred-{key}.nt" if cache_dir is not None and kg.digest else None
     failed_file = cache_dir / f"failed-{key}.json" if cache_file is not None else None
-    if cache_file is not None and cache_file.is_file():
-        triples = list(ox.parse(path=str(cache_file), format=ox.RdfFormat.N_TRIPLES))
-        return ReasoningResult(consistent=True, inferred=triples, cached=True)
-    shipped = shipped_dir() / f"inferred-{key}.nt" if kg.digest else None
-    if shipped is not None and shipped.is_file():  # a wheel carries the classification of its own content
-        triples = list(ox.parse(path=str(shipped), format=ox.RdfFormat.N_TRIPLES))
-        return ReasoningResult(consistent=True, inferred=triples, cached=True)
+    shipped = shipped_dir() / f"inferred-{key}.nt" if kg.digest else None  # a wheel's own content
+    found = _cached(cache_file, "cached") or _cached(shipped, "cached")
+    if found is not None:
+        return found
     if failed_file is not None and failed_file.is_file():
         known = _read_failure(failed_file)
         if known is not None:
             return known
-    result = run_hermit(reasoner_input(kg))
+    ntriples = reasoner_input(kg)
+    same = f"inferred-input-{input_key(ntriples)}.nt"
+    same_file = cache_dir / same if cache_dir is not None else None
+    found = _cached(same_file, "reused") or _cached(shipped_dir() / same, "reused")
+    if found is not None:
+        if cache_file is not None:
+            _write_atomically(cache_file, ox.serialize(found.inferred, format=ox.RdfFormat.N_TRIPLES))
+        return found
+    result = run_hermit(ntriples)
+    if result.consistent and same_file is not None:
+        _write_atomically(same_file, ox.serialize(result.inferred, format=ox.RdfFormat.N_TRIPLES))
     if cache_file is not None:
         if result.consistent:
             _write_atomically(cache_file, ox.serialize(result.inferred, format=ox.RdfFormat.N_TRIPLES))

@@ -113,3 +113,10 @@ def test_a_query_whose_service_endpoint_does_not_answer_fails_in_one_line():
     result = CliRunner().invoke(main, ["query", "federated-branded-products", "-p", f"rxnormEndpoint={endpoint}"])
     assert result.exit_code == 2
     assert result.output.startswith("error: the query could not be answered: ") and result.output.count("\n") == 1
+
+
+def test_serve_refuses_a_port_that_does_not_exist():
+    result = CliRunner().invoke(main, ["serve", "--port", "99999"])
+    assert result.exit_code == 2 and "99999 is not in the range 1<=x<=65535" in result.output
+    result = CliRunner(env={"MYELOMA_KG_PORT": "70000"}).invoke(main, ["serve"])
+    assert result.exit_code == 2 and "the port must be a number from 1 to 65535, not 70000" in result.output

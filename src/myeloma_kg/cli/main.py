@@ -554,5 +554,27 @@ def diff_command(ctx: click.Context, old: str, new: str, fmt: str, exit_code: bo
         sys.exit(1)
 
 
+
+@main.command("audit-sample")
+@click.argument("output", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--persons", default=60, show_default=True, type=click.IntRange(1, 10_000_000), help="How many people.")
+@click.option("--seed", default=1, show_default=True, type=int, help="The same seed gives the same cohort.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "duckdb"]), default="csv", show_default=True,
+              help="One CSV or Parquet file per table, or one DuckDB database file (omop.duckdb).")
+@click.pass_context
+def audit_sample(ctx: click.Context, output: Path, persons: int, seed: int, fmt: str) -> None:
+    """Write a synthetic OMOP CDM 5.4 myeloma cohort to OUTPUT, to try 'myeloma-kg audit' on."""
+    from ..audit.synthetic import generate, write_tables
+
+    settings = _settings(ctx)
+    try:
+        tables = generate(persons, seed, settings, _load(settings))
+    except MyelomaKGError as exc:
+        _fail(exc)
+    written = write_tables(tables, output, fmt)
+    counts = ", ".join(f"{name} {len(rows)}" for name, rows in tables.items())
+    click.echo(f"wrote {len(written)} file(s) to {output}: {counts}", err=True)
+
+
 if __name__ == "__main__":
     main()

@@ -127,21 +127,8 @@ def _audit(source: Path, work: Path, settings: Settings, options: AuditOptions, 
     try:
         progress.phase(f"reading {source} ({options.engine})")
         engine = open_engine(options, source, settings)
-        mode = _prepare(engine, options.lines, progress)
+        mode, drug_map, drug_counts = extract_lines(engine, settings, rule, options.lines, vocabulary, drugs, progress)
         sql = lambda name: extraction_sql(settings, name, window=rule.progression_window_days)  # noqa: E731
-
-        progress.phase("resolving drugs to the graph's drugs")
-        drug_map = map_drugs(engine.fetch(sql("drug-ingredients")), vocabulary, drugs, rule.ignored)
-        engine.register("audit_drug_map", MAP_COLUMNS, drug_map.rows)
-        engine.create("audit_exposures", sql("exposures"))
-        drug_counts = engine.fetch(sql("drug-counts"))
-
-        progress.phase(f"lines of therapy ({'as the episodes give them' if mode == 'episode' else 'derived from drug exposures'})")
-        if mode == "episode":
-            engine.create("audit_lines", sql("episode-lines"))
-            engine.create("audit_line_drugs", sql("episode-line-drugs"))
-        else:
-            _derive(engine, rule)
         engine.register("audit_mapping", (("omop_table", "text"), ("concept_id", "id"), ("field", "text"), ("value", "text")),
                         [(r.table, r.concept_id, r.field, r.value) for r in mapping.rows])
         progress.phase("facts and decision points")
@@ -179,6 +166,26 @@ def _audit(source: Path, work: Path, settings: Settings, options: AuditOptions, 
     progress.phase("report.html")
     write_report(summary, work / "report.html")
     return summary
+
+
+def extract_lines(engine, settings: Settings, rule: LineRule, lines: str | None, vocabulary: Vocabulary,
+                  drugs: GraphDrugs, progress: Progress):
+    """Check the source, resolve its drugs and make the tables audit_lines and audit_line_drugs:
+    (line mode, drug map, drug counts)."""
+    mode = _prepare(engine, lines, progress)
+    sql = lambda name: extraction_sql(settings, name, window=rule.progression_window_days)  # noqa: E731
+    progress.phase("resolving drugs to the graph's drugs")
+    drug_map = map_drugs(engine.fetch(sql("drug-ingredients")), vocabulary, drugs, rule.ignored)
+    engine.register("audit_drug_map", MAP_COLUMNS, drug_map.rows)
+    engine.create("audit_exposures", sql("exposures"))
+    drug_counts = engine.fetch(sql("drug-counts"))
+    progress.phase(f"lines of therapy ({'as the episodes give them' if mode == 'episode' else 'derived from drug exposures'})")
+    if mode == "episode":
+        engine.create("audit_lines", sql("episode-lines"))
+        engine.create("audit_line_drugs", sql("episode-line-drugs"))
+    else:
+        _derive(engine, rule)
+    return mode, drug_map, drug_counts
 
 
 def _prepare(engine, lines: str | None, progress: Progress) -> str:

@@ -26,7 +26,7 @@ table{border-collapse:collapse;font-size:.9rem;margin:.3em 0 1em}
 th,td{border-bottom:1px solid #e3e3e3;padding:.3em .5em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
 thead th{background:#f5f5f5}
-svg{display:block;width:100%;height:auto;max-width:720px}
+svg{display:block;width:100%;height:auto;max-width:560px}
 .legend{display:flex;flex-wrap:wrap;gap:.3em 1em;font-size:.85rem;margin:.3em 0}
 .legend span::before{content:"";display:inline-block;width:.8em;height:.8em;margin-right:.3em;vertical-align:-.05em;background:var(--c)}
 code{font-size:.85em;overflow-wrap:anywhere}
@@ -71,12 +71,12 @@ def _stacked(groups: dict[str, Any], label: str) -> str:
     shown = [(g, v) for g, v in groups.items() if isinstance(v["total"], int) and v["total"] > 0]
     if not shown:
         return ""
-    bar, gap, left, width = 22, 8, 92, 600
+    bar, gap, left, width = 20, 7, 64, 430
     height = len(shown) * (bar + gap) + 24
     parts = [f'<svg viewBox="0 0 {left + width + 10} {height}" role="img" aria-label="{_e(label)}">']
     for i, (group, values) in enumerate(shown):
         y = i * (bar + gap)
-        parts.append(f'<text x="{left - 6}" y="{y + bar * 0.7:.1f}" text-anchor="end" font-size="13">{_e(group)[:12]}</text>')
+        parts.append(f'<text x="{left - 6}" y="{y + bar * 0.7:.1f}" text-anchor="end" font-size="14">{_e(group)[:9]}</text>')
         x = float(left)
         for status in STATUSES:
             count = values[status]["count"]
@@ -88,7 +88,7 @@ def _stacked(groups: dict[str, Any], label: str) -> str:
             x += w
     for tick in (0, 25, 50, 75, 100):
         tx = left + width * tick / 100
-        parts.append(f'<text x="{tx:.1f}" y="{height - 6}" text-anchor="middle" font-size="11">{tick}%</text>')
+        parts.append(f'<text x="{tx:.1f}" y="{height - 6}" text-anchor="middle" font-size="13">{tick}%</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -98,23 +98,23 @@ def _curves(outcome: dict[str, Any], label: str) -> str:
     drawn = {s: v["curve"] for s, v in outcome.items() if isinstance(v, dict) and v.get("curve")}
     if not drawn:
         return "<p>Too few decision points in every group to draw the curves.</p>"
-    top, left, width, height = 10, 44, 600, 260
+    top, left, width, height = 10, 46, 450, 240
     horizon = max(t for curve in drawn.values() for t, _ in curve) or 1.0
     horizon = min(horizon, 120.0)
     step = 12 if horizon > 36 else 6
     sx = lambda t: left + width * min(t, horizon) / horizon  # noqa: E731
     sy = lambda s: top + height * (1 - s)  # noqa: E731
-    parts = [f'<svg viewBox="0 0 {left + width + 12} {top + height + 40}" role="img" aria-label="{_e(label)}">',
+    parts = [f'<svg viewBox="0 0 {left + width + 12} {top + height + 44}" role="img" aria-label="{_e(label)}">',
              f'<rect x="{left}" y="{top}" width="{width}" height="{height}" fill="none" stroke="#bbb"/>']
     for frac in (0.25, 0.5, 0.75):
         parts.append(f'<line x1="{left}" x2="{left + width}" y1="{sy(frac):.1f}" y2="{sy(frac):.1f}" stroke="#eee"/>')
     for frac in (0, 0.5, 1):
-        parts.append(f'<text x="{left - 6}" y="{sy(frac) + 4:.1f}" text-anchor="end" font-size="11">{int(frac * 100)}%</text>')
+        parts.append(f'<text x="{left - 6}" y="{sy(frac) + 4:.1f}" text-anchor="end" font-size="13">{int(frac * 100)}%</text>')
     month = 0
     while month <= horizon:
-        parts.append(f'<text x="{sx(month):.1f}" y="{top + height + 16}" text-anchor="middle" font-size="11">{month}</text>')
+        parts.append(f'<text x="{sx(month):.1f}" y="{top + height + 17}" text-anchor="middle" font-size="13">{month}</text>')
         month += step
-    parts.append(f'<text x="{left + width / 2}" y="{top + height + 34}" text-anchor="middle" font-size="12">'
+    parts.append(f'<text x="{left + width / 2}" y="{top + height + 38}" text-anchor="middle" font-size="14">'
                  "months from the line start</text>")
     for status, curve in drawn.items():
         points = []
@@ -178,7 +178,8 @@ def render(summary: dict[str, Any]) -> str:
         '<div class="scroll"><table><thead><tr><th>status</th><th>decision points</th></tr></thead>'
         f"<tbody>{status_rows}</tbody></table></div>",
         "<h2>By recommendation</h2>",
-        "<p>Decision points at which each recommendation supported at least one regimen, and what was given.</p>",
+        "<p>Decision points at which each recommendation supported at least one regimen, and what was given. "
+        "Bars leave out the counts below the minimum.</p>",
         _legend(), _stacked(summary["byRecommendation"], "status by recommendation"),
         _breakdown_table("recommendation", summary["byRecommendation"]),
         "<h2>By calendar year</h2>", _legend(), _stacked(summary["byYear"], "status by year"),
@@ -190,6 +191,8 @@ def render(summary: dict[str, Any]) -> str:
         sections += ["<h2>By site</h2>", _breakdown_table("care site", summary["bySite"])]
     sections += [
         "<h2>Missing data</h2>", f"<ul>{missing}</ul>",
+        "<p>Age taken from: " + ", ".join(f"{_e(k)} {_count(v)}" for k, v in summary.get("ageFrom", {}).items())
+        + " (from the middle of the month or the year when the day or month of birth is not recorded).</p>",
         "<h2>Agents the graph does not know</h2>",
         (f'<div class="scroll"><table><thead><tr><th>agent</th><th>exposures</th><th>people</th></tr></thead>'
          f"<tbody>{agent_rows}</tbody></table></div>" if agents else "<p>None.</p>"),

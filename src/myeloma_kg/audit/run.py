@@ -39,7 +39,7 @@ from .source import EPISODE_REFERENCES, EPISODE_TABLES, REFERENCES, TABLES
 COLUMNS = ("person_id", "line_number", "decision_date", "given", "status", "recommendations", "reasons",
            "graph_version", "content_hash", "rules_hash", "line_rule", "mapping_hash",
            "site", "year", "prior_lines", "high_risk_cytogenetics", "recommended_regimens", "matched_regimens",
-           "applicable_recommendations", "unknown_agents", "missing_fields",
+           "applicable_recommendations", "unknown_agents", "missing_fields", "age_from",
            "ttnt_days", "ttnt_event", "os_days", "os_event")
 PARQUET_TYPES = {"person_id": "BIGINT", "line_number": "INTEGER", "decision_date": "DATE", "year": "INTEGER",
                  "prior_lines": "INTEGER", "ttnt_days": "INTEGER", "ttnt_event": "INTEGER", "os_days": "INTEGER",
@@ -280,6 +280,7 @@ def _row(point: DecisionPoint, verdict: dict[str, Any], version: GraphVersion, l
         "recommended_regimens": "|".join(verdict["recommended"]), "matched_regimens": "|".join(verdict["matched"]),
         "applicable_recommendations": "|".join(verdict["applicable"]),
         "unknown_agents": "|".join(point.unknown_given), "missing_fields": "|".join(point.missing),
+        "age_from": point.age_from,
         "ttnt_days": point.ttnt[0], "ttnt_event": point.ttnt[1], "os_days": point.os[0], "os_event": point.os[1],
     }
 

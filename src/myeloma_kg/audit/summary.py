@@ -21,7 +21,7 @@ STATUSES = ("concordant", "discordant", "not-covered", "not-evaluable")
 SUPPRESSED = "suppressed"
 DAYS_PER_MONTH = 30.4375
 LANDMARKS = (12, 24)
-CAVEAT = ("Following the guideline was not assigned at random. Patients whose treatment was concordant may differ "
+CAVEAT = ("Concordance with the guideline was not randomised. Patients whose treatment was concordant may differ "
           "from the others in ways these data do not record (fitness, disease biology, access to drugs, the year), "
           "so these curves describe what happened to each group; they do not measure the effect of following the "
           "guideline. A person contributes one decision point for each line from the second on, so the groups "
@@ -41,6 +41,18 @@ class Cells:
             return {"count": self.count(n), "percent": SUPPRESSED if n else 0.0}
         return {"count": n, "percent": round(100.0 * n / total, 1) if total else None}
 
+    def statuses(self, counts: Counter, total: int) -> dict[str, Any]:
+        """The cells of the four statuses of a group.  When the group's total is shown and one cell
+        alone is suppressed, the next smallest is suppressed too, so that no suppressed count
+        can be worked out by subtraction."""
+        cells = {s: self.cell(counts[s], total) for s in STATUSES}
+        hidden = [s for s in STATUSES if cells[s]["count"] == SUPPRESSED]
+        if len(hidden) == 1 and isinstance(self.count(total), int):
+            shown = sorted((counts[s], s) for s in STATUSES if counts[s] and s not in hidden)
+            if shown:
+                cells[shown[0][1]] = {"count": SUPPRESSED, "percent": SUPPRESSED}
+        return cells
+
     def breakdown(self, rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Iterable[str]],
                   order: Callable[[str], Any] | None = None) -> dict[str, Any]:
         """Statuses within each group the key puts a row in (a row may be in several)."""
@@ -52,7 +64,7 @@ class Cells:
         for group in sorted(groups, key=order or (lambda g: g)):
             counts = groups[group]
             total = sum(counts.values())
-            out[group] = {"total": self.count(total), **{s: self.cell(counts[s], total) for s in STATUSES}}
+            out[group] = {"total": self.count(total), **self.statuses(counts, total)}
         return out
 
 
@@ -84,7 +96,7 @@ def summarise(rows: list[dict[str, Any]], version: GraphVersion, context: dict[s
         "lineRule": context["lineRule"], "lineRuleHash": context["lineRuleHash"],
         "mapping": context["mapping"], "mappingHash": context["mappingHash"], "generated": context["generated"],
         "people": {k: cells.count(v) for k, v in context["counts"].items()},
-        "byStatus": {s: cells.cell(status_counts[s], total) for s in STATUSES},
+        "byStatus": cells.statuses(status_counts, total),
         "byRecommendation": cells.breakdown(evaluable, applicable, _notation_key),
         "concordantUnder": {rec: cells.count(n) for rec, n in sorted(
             Counter(r for row in rows if row["status"] == "concordant" for r in row["recommendations"].split("|") if r).items(),
@@ -96,6 +108,7 @@ def summarise(rows: list[dict[str, Any]], version: GraphVersion, context: dict[s
     if any(row["site"] for row in rows):
         summary["bySite"] = cells.breakdown(rows, lambda r: [r["site"] or "(none)"])
     summary["missingData"] = _missing(rows, cells)
+    summary["ageFrom"] = {basis: cells.count(n) for basis, n in sorted(Counter(row["age_from"] for row in rows).items())}
     drugs = dict(context["drugs"])
     drugs["unknownAgents"] = [{**agent, "exposures": cells.count(agent["exposures"]), "persons": cells.count(agent["persons"])}
                               for agent in drugs["unknownAgents"]]

@@ -4,4 +4,4 @@ SELECT m.drug, m.unknown, m.ignored, m.unmapped, e.drug_concept_id,
 FROM omop_drug_exposure e
 JOIN audit_drug_map m ON m.drug_concept_id = e.drug_concept_id
 GROUP BY m.drug, m.unknown, m.ignored, m.unmapped, e.drug_concept_id
-ORDER BY m.drug, e.drug_concept_id
+ORDER BY m.drug NULLS LAST, e.drug_concept_id

@@ -27,4 +27,4 @@ FROM used u
 LEFT JOIN (SELECT concept_id, MIN(concept_name) AS concept_name FROM omop_concept GROUP BY concept_id) c
   ON c.concept_id = u.drug_concept_id
 LEFT JOIN found f ON f.drug_concept_id = u.drug_concept_id
-ORDER BY u.drug_concept_id, f.ingredient_concept_id
+ORDER BY u.drug_concept_id, f.ingredient_concept_id NULLS LAST

@@ -12,4 +12,4 @@ FROM (
   WHERE f.field NOT IN ('progression', 'bestResponse')
 ) t
 WHERE recency = 1 OR field = 'cytogenetics'
-ORDER BY person_id, line_id, field, fact_date, value_text, value_number
+ORDER BY person_id, line_id, field, fact_date, value_text NULLS LAST, value_number NULLS LAST

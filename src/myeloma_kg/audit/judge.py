@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -111,6 +112,7 @@ class Judges:
         self.settings = settings
         self.jobs = jobs or os.cpu_count() or 1
         self.pool = None
+        self._stop = False
         if self.jobs > 1:
             context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
             self.pool = context.Pool(self.jobs, initializer=batch._init, initargs=(settings,))
@@ -124,10 +126,25 @@ class Judges:
             for chunk in chunks:
                 yield from _run_chunk(chunk)
             return
-        for rows in self.pool.imap(_run_chunk, chunks):
+        # the pool's feeder thread reads the chunks (and so builds the records) only a few chunks
+        # ahead of the results, which keeps memory flat however large the cohort
+        slots = threading.Semaphore(self.jobs * 4)
+
+        def feed() -> Iterator[list[Item]]:
+            for chunk in chunks:
+                while not slots.acquire(timeout=0.5):
+                    if self._stop:
+                        return
+                if self._stop:
+                    return
+                yield chunk
+
+        for rows in self.pool.imap(_run_chunk, feed()):
+            slots.release()
             yield from rows
 
     def close(self) -> None:
+        self._stop = True
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()

@@ -122,11 +122,15 @@ def _audit(source: Path, work: Path, settings: Settings, options: AuditOptions, 
     version = graph_version(kg)
     drugs = GraphDrugs.of(kg, settings)
     vocabulary = Vocabulary.from_rows(kg.select(catalog_of(settings.queries_dir).program_query("patient", "vocabulary").text))
-    judges = Judges(settings, options.jobs)
+    # the embedded engine's worker processes start first, so that they load the graph while the SQL
+    # runs (and are forked before DuckDB starts its threads); Spark judges on its own executors
+    judges = Judges(settings, options.jobs) if options.engine == "duckdb" else None
     engine = None
     try:
         progress.phase(f"reading {source} ({options.engine})")
         engine = open_engine(options, source, settings)
+        if judges is None:
+            judges = engine.judges(settings, options.jobs)
         mode, drug_map, drug_counts = extract_lines(engine, settings, rule, options.lines, vocabulary, drugs, progress)
         sql = lambda name: extraction_sql(settings, name, window=rule.progression_window_days)  # noqa: E731
         engine.register("audit_mapping", (("omop_table", "text"), ("concept_id", "id"), ("field", "text"), ("value", "text")),
@@ -144,7 +148,8 @@ def _audit(source: Path, work: Path, settings: Settings, options: AuditOptions, 
         rows = _judge(points, judges, progress, total, version, rule.label(mode), mapping,
                       work / "records.jsonl" if options.write_records else None)
     finally:
-        judges.close()
+        if judges is not None:
+            judges.close()
         if engine is not None:
             engine.close()
     rows.sort(key=lambda r: (r["person_id"], r["line_number"], r["decision_date"]))

@@ -2,8 +2,8 @@
 
 A decision point is the start of line k >= 2.  Its record holds what was known on that date: the
 person's age then, the latest value of each mapped field dated on or before it (every
-cytogenetic finding so far), and lines 1 to k-1 with their drugs, dates, best response and
-progression as the source holds them.  Dates after the decision date were not known on it and are
+cytogenetic finding and heart condition so far), and lines 1 to k-1 with their drugs, dates, best
+response, progression, stop reason and toxicity as the source holds them.  Dates after the decision date were not known on it and are
 left out (a line still going on then has no end).  Nothing is corrected: a value the shapes reject
 makes the point not evaluable, with the shapes' message.
 """
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .rules import FIELDS, NO_FINDING
+from .rules import FIELDS, FRAILTY_SCORES, NO_FINDING
 
 #: The record fields whose absence summary.json reports, in this order.
 MISSING_FIELDS = ("age", "ecog", "creatinineClearance", "cytogenetics", "frailty",
@@ -161,7 +161,7 @@ def field_value(name: str, text: str | None, number: float | None) -> Any:
 
 
 def decision_points(person: tuple | None, lines: list[LineInfo], facts: list[tuple], progression: list[tuple],
-                    response: list[tuple]) -> list[DecisionPoint]:
+                    line_rows: list[tuple]) -> list[DecisionPoint]:
     """The decision points of one person, each with its record and outcomes."""
     if person is None or not lines:
         return []
@@ -170,7 +170,9 @@ def decision_points(person: tuple | None, lines: list[LineInfo], facts: list[tup
     for row in facts:
         by_point.setdefault(row[1], []).append(row)
     progressed = {(row[1], row[2]): row[3] for row in progression}
-    responded = {(row[1], row[2]): (row[3], row[4]) for row in response}
+    line_facts: dict[tuple[int, int], dict[str, tuple[str | None, float | None]]] = {}
+    for row in line_rows:
+        line_facts.setdefault((row[1], row[2]), {})[row[3]] = (row[4], row[5])
     out = []
     for line in lines:
         if line.number < 2:
@@ -181,6 +183,8 @@ def decision_points(person: tuple | None, lines: list[LineInfo], facts: list[tup
         if age is not None:
             record["age"] = age
         findings: list[str] = []
+        conditions: list[Any] = []
+        scores: dict[str, Any] = {}
         tested = False
         for _pid, _line, name, text, number, _date in by_point.get(line.line_id, []):
             if name == "cytogenetics":
@@ -188,13 +192,23 @@ def decision_points(person: tuple | None, lines: list[LineInfo], facts: list[tup
                 value = _word(text, number)
                 if value is not None and str(value).strip().lower() != NO_FINDING and value not in findings:
                     findings.append(value)
+            elif name == "cardiacCondition":
+                value = _word(text, number)
+                if value is not None and value not in conditions:
+                    conditions.append(value)
+            elif name in FRAILTY_SCORES:
+                scores[FRAILTY_SCORES[name]] = field_value(name, text, number)
             else:
                 record[name] = field_value(name, text, number)
         if tested:
             record["cytogenetics"] = findings
+        if conditions:  # the conditions themselves: the record's list, which means a cardiac history
+            record["cardiacHistory"] = conditions
+        if scores:
+            record["imwgFrailty"] = {key: scores[key] for key in ("charlson", "adl", "iadl") if key in scores}
         earlier = [x for x in lines if x.number < line.number]
         record["therapyLines"] = [_line_entry(x, day, progressed.get((line.line_id, x.line_id)),
-                                              responded.get((line.line_id, x.line_id))) for x in earlier]
+                                              line_facts.get((line.line_id, x.line_id), {})) for x in earlier]
         given = sorted(line.drugs)
         unknown_given = sorted(d for d, (_, _, unknown) in line.drugs.items() if unknown)
         later = [x.start for x in lines if x.number > line.number and x.start > day]
@@ -214,7 +228,7 @@ def decision_points(person: tuple | None, lines: list[LineInfo], facts: list[tup
 
 
 def _line_entry(line: LineInfo, day: dt.date, progression: dt.date | None,
-                response: tuple[str | None, float | None] | None) -> dict[str, Any]:
+                facts: dict[str, tuple[str | None, float | None]]) -> dict[str, Any]:
     """An earlier line as the decision date knew it."""
     end = line.end if line.end is not None and line.end <= day else None
     entry: dict[str, Any] = {"line": line.number, "drugs": [], "start": line.start.isoformat()}
@@ -230,10 +244,15 @@ def _line_entry(line: LineInfo, day: dt.date, progression: dt.date | None,
             if last_known is not None:
                 item["end"] = last_known.isoformat()
             entry["drugs"].append(item)
-    if response is not None:
-        value = _word(*response)
+    if "bestResponse" in facts:
+        value = _word(*facts["bestResponse"])
         if value is not None:
             entry["bestResponse"] = value
     if progression is not None:
         entry["progressionDate"] = progression.isoformat()
+    for name in ("stopReason", "toxicity"):
+        if name in facts:
+            value = _word(*facts[name])
+            if value is not None:
+                entry[name] = value
     return entry

@@ -37,10 +37,20 @@ FIELDS = {
     "extramedullaryDisease": "boolean",
     "dialysis": "boolean",
     "cardiacHistory": "boolean",
+    "cardiacCondition": "text",
     "frailty": "word",
+    "charlson": "integer",
+    "adl": "integer",
+    "iadl": "integer",
+    "stopReason": "word",
+    "toxicity": "text",
 }
 #: Fields that belong to a line (the line their date falls in), not to the patient.
-LINE_FIELDS = ("bestResponse", "progression")
+LINE_FIELDS = ("bestResponse", "progression", "stopReason", "toxicity")
+#: Patient fields whose every row counts (the others: the latest row).
+LIST_FIELDS = ("cytogenetics", "cardiacCondition")
+#: IMWG frailty scores, which go into the record's imwgFrailty object.
+FRAILTY_SCORES = {"charlson": "charlson", "adl": "adl", "iadl": "iadl"}
 MAPPED_TABLES = ("measurement", "observation", "condition_occurrence", "episode")
 #: A cytogenetics value that records a test with nothing found.
 NO_FINDING = "none"

@@ -232,11 +232,11 @@ def _derive(engine, rule: LineRule) -> None:
 
 def _points(engine, sql) -> Iterator[DecisionPoint]:
     aligned = Aligned(lines=engine.stream(sql("lines")), facts=engine.stream(sql("point-facts")),
-                      progression=engine.stream(sql("line-progression")), response=engine.stream(sql("line-response")))
+                      progression=engine.stream(sql("line-progression")), line_facts=engine.stream(sql("line-facts")))
     for person_id, rows in by_person(engine.stream(sql("persons"))):
         lines = person_lines(aligned.take("lines", person_id))
         yield from decision_points(rows[0], lines, aligned.take("facts", person_id),
-                                   aligned.take("progression", person_id), aligned.take("response", person_id))
+                                   aligned.take("progression", person_id), aligned.take("line_facts", person_id))
 
 
 def _judge(points: Iterator[DecisionPoint], judges: Judges, progress: Progress, total: int, version: GraphVersion,

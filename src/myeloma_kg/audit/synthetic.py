@@ -45,7 +45,13 @@ RESPONSE = {"sCR": 2000100020, "CR": 2000100021, "VGPR": 2000100022, "PR": 20001
             "SD": 2000100025, "PD": 2000100026}
 PROGRESSION = 2000100030
 PLASMACYTOMA, DIALYSIS, HEART_FAILURE = 2000100040, 2000100041, 2000100042
+NO_PLASMACYTOMA, NO_DIALYSIS, NO_HEART_DISEASE, HEART_DISEASE = 2000100043, 2000100047, 2000100048, 2000100049
+HEART_CONDITIONS = {"heart failure": HEART_FAILURE, "atrial fibrillation": 2000100045}
 FRAILTY = {"fit": 2000100050, "intermediate": 2000100051, "frail": 2000100052}
+SCORES = {"charlson": 2000100060, "adl": 2000100061, "iadl": 2000100062}
+STOP = {"progression": 2000100070, "toxicity": 2000100071, "completed": 2000100072, "other": 2000100073}
+TOXICITY = 2000100074
+TOXICITIES = ("peripheral neuropathy grade 3", "thrombocytopenia grade 4", "rash grade 3", "infection grade 3")
 
 # Drugs by INN; the graph knows all but those in OUTSIDE_GRAPH.
 DRUGS = ["bortezomib", "lenalidomide", "dexamethasone", "daratumumab", "carfilzomib", "pomalidomide",
@@ -148,6 +154,7 @@ class Line:
     drug_spans: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
     progression: dt.date | None = None
     response: tuple[dt.date, str] | None = None
+    stop: tuple[str, str | None] | None = None  # stop reason, toxicity
     sc_daratumumab: bool = False
     transplant: dt.date | None = None
 
@@ -202,8 +209,18 @@ class Cohort:
                  (NO_FINDING, "Cytogenetics tested: no abnormality", "Observation"),
                  (PROGRESSION, "Disease progression (IMWG)", "Observation"),
                  (PLASMACYTOMA, "Extramedullary plasmacytoma", "Condition"),
+                 (NO_PLASMACYTOMA, "No extramedullary disease", "Observation"),
                  (DIALYSIS, "Dependence on renal dialysis", "Observation"),
-                 (HEART_FAILURE, "Heart failure", "Condition")]
+                 (NO_DIALYSIS, "Not on dialysis", "Observation"),
+                 (HEART_FAILURE, "Heart failure", "Condition"),
+                 (HEART_CONDITIONS["atrial fibrillation"], "Atrial fibrillation", "Condition"),
+                 (NO_HEART_DISEASE, "No history of heart disease", "Observation"),
+                 (HEART_DISEASE, "History of heart disease", "Observation"),
+                 (SCORES["charlson"], "Charlson comorbidity index", "Measurement"),
+                 (SCORES["adl"], "Katz activities of daily living score", "Measurement"),
+                 (SCORES["iadl"], "Lawton instrumental activities of daily living score", "Measurement"),
+                 (TOXICITY, "Toxicity that stopped the line", "Observation")]
+        local += [(cid, f"Line stopped: {name}", "Observation") for name, cid in STOP.items()]
         local += [(cid, f"{name} detected", "Observation") for name, cid in FINDING.items()]
         local += [(cid, f"Best response: {name}", "Observation") for name, cid in RESPONSE.items()]
         local += [(cid, f"IMWG frailty: {name}", "Observation") for name, cid in FRAILTY.items()]
@@ -214,7 +231,10 @@ class Cohort:
     # -- one person -------------------------------------------------------------------------
 
     def person(self, rng: random.Random, person_id: int) -> None:
-        diagnosis = _day(rng, dt.date(2012, 1, 1), dt.date(2021, 12, 31))
+        # a few records are wrong on purpose, one kind each, at fixed places so that every cohort
+        # has them (in people with a second line, where they show)
+        invalid = {5: "ecog", 18: "line-dates", 31: "crcl"}.get(person_id % 40, "")
+        diagnosis = _day(rng, dt.date(2012, 1, 1), dt.date(2016 if invalid else 2021, 12, 31))
         age = min(89, max(38, int(rng.gauss(66, 9))))
         birth = diagnosis - dt.timedelta(days=int(age * 365.25) + rng.randrange(365))
         year_only = rng.random() < 0.1
@@ -229,8 +249,6 @@ class Cohort:
 
         frail = age >= 78 and rng.random() < 0.6 or rng.random() < 0.05
         renal = rng.random() < 0.15
-        # a few records are wrong on purpose, one kind each, at fixed places so that every cohort has them
-        invalid = {5: "ecog", 18: "line-dates", 31: "crcl"}.get(person_id % 40, "")
         findings = self._cytogenetics(rng, person_id, diagnosis)
         if rng.random() < 0.35:
             category = "frail" if frail else ("intermediate" if age >= 70 else "fit")
@@ -245,6 +263,8 @@ class Cohort:
         self._vitals(rng, person_id, diagnosis, frail, renal, None)
 
         wanted = rng.choices((1, 2, 3, 4, 5, 6), (12, 30, 24, 16, 11, 7))[0]
+        if invalid:
+            wanted = max(wanted, 3)
         lines: list[Line] = []
         start = diagnosis + dt.timedelta(days=rng.randrange(5, 40))
         death: dt.date | None = None
@@ -269,7 +289,7 @@ class Cohort:
             else:
                 next_start = line.progression + dt.timedelta(days=rng.randrange(14, 46))
                 missing_progression = False
-            if rng.random() < 0.05 * number and not missing_progression:
+            if rng.random() < 0.05 * number and not missing_progression and not (invalid and number < 3):
                 death = (line.progression or line.end) + dt.timedelta(days=rng.randrange(10, 200))
                 break
             start = next_start
@@ -315,9 +335,10 @@ class Cohort:
                  measurement_concept_id=concept, measurement_date=when, measurement_type_concept_id=0,
                  value_as_number=value)
 
-    def _observation(self, person_id: int, concept: int, when: dt.date) -> None:
+    def _observation(self, person_id: int, concept: int, when: dt.date, text: str | None = None) -> None:
         self.add("observation", observation_id=self.new_id("observation"), person_id=person_id,
-                 observation_concept_id=concept, observation_date=when, observation_type_concept_id=0)
+                 observation_concept_id=concept, observation_date=when, observation_type_concept_id=0,
+                 value_as_string=text)
 
     # -- therapy ----------------------------------------------------------------------------
 
@@ -384,6 +405,13 @@ class Cohort:
             spans = {d: (a, end if b >= line.progression else b) for d, (a, b) in spans.items()}
         else:
             line.progression = end + dt.timedelta(days=rng.randrange(90, 400))
+        if rng.random() < 0.6:
+            if on_treatment:
+                line.stop = ("progression", None)
+            elif regimen not in CAR_T and rng.random() < 0.3:
+                line.stop = ("toxicity", rng.choice(TOXICITIES))
+            else:
+                line.stop = ("completed", None)
         if rng.random() < 0.06:
             line.progression = None  # never recorded
         if rng.random() < 0.85 and end - start > dt.timedelta(days=50):
@@ -435,6 +463,111 @@ class Cohort:
             self._observation(person_id, RESPONSE[line.response[1]], line.response[0])
         if line.progression and (death is None or line.progression <= death):
             self._observation(person_id, PROGRESSION, line.progression)
+        if line.stop and end is not None and end >= line.start:
+            self._observation(person_id, STOP[line.stop[0]], end)
+            if line.stop[1]:
+                self._observation(person_id, TOXICITY, end, text=line.stop[1])
+
+
+    # -- twins of patient records -----------------------------------------------------------
+
+    def twin(self, person_id: int, record: dict[str, Any], as_of: dt.date, vocabulary, drugs: GraphDrugs) -> None:
+        """The person of a plain-JSON record as OMOP rows, with a line starting on ``as_of``, so that
+        the decision point of that day holds what the record says."""
+        age = int(record["age"])
+        birth = _years_before(as_of, age)
+        self.add("person", person_id=person_id, gender_concept_id=8532 if person_id % 2 else 8507, year_of_birth=birth.year,
+                 month_of_birth=birth.month, day_of_birth=birth.day, race_concept_id=0, ethnicity_concept_id=0,
+                 person_source_value=str(record["id"]))
+        known = as_of - dt.timedelta(days=1)
+        if record.get("ecog") is not None:
+            self._measurement(person_id, ECOG, known, record["ecog"])
+        if record.get("creatinineClearance") is not None:
+            self._measurement(person_id, CRCL, known, record["creatinineClearance"])
+        for key, value in (record.get("imwgFrailty") or {}).items():
+            self._measurement(person_id, SCORES[key], known, value)
+        if record.get("frailty") is not None:
+            self._observation(person_id, FRAILTY[record["frailty"]], known)
+        for key, present, absent in (("extramedullaryDisease", PLASMACYTOMA, NO_PLASMACYTOMA),
+                                     ("dialysis", DIALYSIS, NO_DIALYSIS)):
+            if record.get(key) is True and present == PLASMACYTOMA:
+                self.add("condition_occurrence", condition_occurrence_id=self.new_id("condition_occurrence"),
+                         person_id=person_id, condition_concept_id=present, condition_start_date=known,
+                         condition_type_concept_id=0)
+            elif record.get(key) is not None:
+                self._observation(person_id, present if record[key] else absent, known)
+        cardiac = record.get("cardiacHistory")
+        if isinstance(cardiac, list):
+            for condition in cardiac:
+                self.add("condition_occurrence", condition_occurrence_id=self.new_id("condition_occurrence"),
+                         person_id=person_id, condition_concept_id=HEART_CONDITIONS[condition],
+                         condition_start_date=known, condition_type_concept_id=0)
+        elif cardiac is not None:
+            self._observation(person_id, HEART_DISEASE if cardiac else NO_HEART_DISEASE, known)
+        if record.get("cytogenetics") is not None:
+            for finding in record["cytogenetics"] or ["none"]:
+                self._observation(person_id, FINDING.get(finding, NO_FINDING), known)
+        lines = record.get("therapyLines") or []
+        for line in lines:
+            start = dt.date.fromisoformat(line["start"])
+            end = dt.date.fromisoformat(line["end"]) if line.get("end") else None
+            episode = self.new_id("episode")
+            self.add("episode", episode_id=episode, person_id=person_id, episode_concept_id=LINE_EPISODE,
+                     episode_start_date=start, episode_end_date=end, episode_number=line["line"],
+                     episode_object_concept_id=0, episode_type_concept_id=0, episode_source_value=str(record["id"]))
+            for entry in line["drugs"]:
+                own = entry if isinstance(entry, dict) else {"drug": entry}
+                first = dt.date.fromisoformat(own["start"]) if own.get("start") else start
+                last = own.get("end") or line.get("end")
+                # a drug still given on the as-of date: its exposure runs past it, so its end is not known then
+                final = dt.date.fromisoformat(last) if last else as_of + dt.timedelta(days=27)
+                self._twin_exposure(person_id, episode, self._drug_concept(own["drug"], vocabulary, drugs), own["drug"],
+                                    first, final)
+            if line.get("bestResponse"):
+                self._observation(person_id, RESPONSE[line["bestResponse"]], start)
+            if line.get("stopReason"):
+                self._observation(person_id, STOP[line["stopReason"]], start)
+            if line.get("toxicity"):
+                self._observation(person_id, TOXICITY, start, text=line["toxicity"])
+            if line.get("progressionDate"):
+                self._observation(person_id, PROGRESSION, dt.date.fromisoformat(line["progressionDate"]))
+        episode = self.new_id("episode")  # the line that starts on the as-of date: its decision point holds the record
+        self.add("episode", episode_id=episode, person_id=person_id, episode_concept_id=LINE_EPISODE,
+                 episode_start_date=as_of, episode_end_date=None, episode_number=len(lines) + 1,
+                 episode_object_concept_id=0, episode_type_concept_id=0, episode_source_value="next line")
+        self._twin_exposure(person_id, episode, self.drug_concepts["dexamethasone"], "dexamethasone", as_of,
+                            as_of + dt.timedelta(days=27))
+        self.add("observation_period", observation_period_id=self.new_id("observation_period"), person_id=person_id,
+                 observation_period_start_date=min([as_of] + [dt.date.fromisoformat(x["start"]) for x in lines]),
+                 observation_period_end_date=as_of + dt.timedelta(days=27), period_type_concept_id=0)
+
+    def _drug_concept(self, name: str, vocabulary, drugs: GraphDrugs) -> int:
+        iri = vocabulary.lookup("drug", name)
+        if iri is None or iri not in drugs.labels:
+            raise ValueError(f"the graph does not know the drug {name!r}")
+        label = drugs.labels[iri]
+        if drugs.ingredients.get(iri) and "daratumumab" in {drugs.labels[i] for i in drugs.ingredients[iri]}:
+            return SC_DARATUMUMAB
+        if label not in self.drug_concepts:
+            concept = LOCAL + 100 + len(self.drug_concepts)
+            code = drugs.ingredient_code(label) or f"synthetic-{label.replace(' ', '-')}"
+            self.tables["concept"].append(_concept(concept, label, "Drug", "RxNorm", "Ingredient", code))
+            self.drug_concepts[label] = concept
+        return self.drug_concepts[label]
+
+    def _twin_exposure(self, person_id: int, episode: int, concept: int, name: str, first: dt.date, final: dt.date) -> None:
+        exposure = self.new_id("drug_exposure")
+        self.add("drug_exposure", drug_exposure_id=exposure, person_id=person_id, drug_concept_id=concept,
+                 drug_exposure_start_date=first, drug_exposure_end_date=final, drug_type_concept_id=0,
+                 drug_source_value=name, days_supply=(final - first).days + 1)
+        self.add("episode_event", episode_id=episode, event_id=exposure, episode_event_field_concept_id=DRUG_EXPOSURE_FIELD)
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
 
 
 def _refractory(line: Line) -> bool:
@@ -478,6 +611,24 @@ def generate(persons: int, seed: int, settings: Settings | None = None, kg=None)
     rng = random.Random(seed)
     for person_id in range(1, persons + 1):
         cohort.person(rng, person_id)
+    return cohort.tables
+
+
+def twins(records: list[dict[str, Any]], as_of: dt.date, settings: Settings | None = None,
+          kg=None) -> dict[str, list[dict[str, Any]]]:
+    """OMOP twins of plain-JSON patient records (person 1 is the first record ...): the decision
+    point of each twin on ``as_of`` holds its record, so that the audit gives the record's answer."""
+    from ..graph.load import load_graph
+    from ..patients.records import Vocabulary
+    from ..queries import catalog_of
+
+    settings = settings or Settings.load()
+    kg = kg or load_graph(settings)
+    drugs = GraphDrugs.of(kg, settings)
+    vocabulary = Vocabulary.from_rows(kg.select(catalog_of(settings.queries_dir).program_query("patient", "vocabulary").text))
+    cohort = Cohort(drugs, LineRule.load(settings))
+    for person_id, record in enumerate(records, start=1):
+        cohort.twin(person_id, record, as_of, vocabulary, drugs)
     return cohort.tables
 
 

@@ -600,16 +600,36 @@ def audit(ctx: click.Context, source: Path, output: Path, engine: str, spark_mas
 @click.option("--seed", default=1, show_default=True, type=int, help="The same seed gives the same cohort.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "duckdb"]), default="csv", show_default=True,
               help="One CSV or Parquet file per table, or one DuckDB database file (omop.duckdb).")
+@click.option("--twins", "twins_of", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Instead: the OMOP twins of the plain-JSON records (*.json) of this folder, with --as-of.")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="With --twins: the date the records are read at.")
 @click.pass_context
-def audit_sample(ctx: click.Context, output: Path, persons: int, seed: int, fmt: str) -> None:
-    """Write a synthetic OMOP CDM 5.4 myeloma cohort to OUTPUT, to try 'myeloma-kg audit' on."""
-    from ..audit.synthetic import generate, write_tables
+def audit_sample(ctx: click.Context, output: Path, persons: int, seed: int, fmt: str, twins_of: Path | None,
+                 as_of: str | None) -> None:
+    """Write a synthetic OMOP CDM 5.4 myeloma cohort to OUTPUT, to try 'myeloma-kg audit' on.
+
+    With --twins, each patient record of a folder becomes a person whose decision point on the
+    --as-of date holds that record."""
+    import json as _json
+
+    from ..audit.synthetic import generate, twins, write_tables
 
     settings = _settings(ctx)
+    date = _as_of(as_of)
+    if twins_of is not None and date is None:
+        click.echo("error: --twins needs --as-of", err=True)
+        sys.exit(2)
     try:
-        tables = generate(persons, seed, settings, _load(settings))
+        if twins_of is not None:
+            records = [_json.loads(p.read_text(encoding="utf-8")) for p in sorted(twins_of.glob("*.json"))]
+            tables = twins(records, date, settings, _load(settings))
+        else:
+            tables = generate(persons, seed, settings, _load(settings))
     except MyelomaKGError as exc:
         _fail(exc)
+    except (ValueError, KeyError) as exc:
+        click.echo(f"error: a record cannot be made into OMOP rows: {exc}", err=True)
+        sys.exit(2)
     written = write_tables(tables, output, fmt)
     counts = ", ".join(f"{name} {len(rows)}" for name, rows in tables.items())
     click.echo(f"wrote {len(written)} file(s) to {output}: {counts}", err=True)

@@ -83,12 +83,21 @@ def _run_chunk(chunk: list[Item]) -> list[tuple[str, dict[str, Any]]]:
             readable.append((key, recommender.read(text, as_of=dt.date.fromisoformat(as_of)), given))
         except UnreadableRecord as exc:
             out[key] = judge(recommender, None, given, error=f"unreadable record: {exc}")
-    records = [record for _, record, _ in readable]
+    # a person's decision points share the patient's IRI, and records that share one are validated
+    # one by one: so the first point of every person goes first, then the second ..., which keeps
+    # each group of records validated together free of repeats
+    seen: dict[str, int] = {}
+    order = []
+    for index, (_, record, _) in enumerate(readable):
+        seen[record.iri.value] = seen.get(record.iri.value, -1) + 1
+        order.append((seen[record.iri.value], index))
+    spread = [readable[index] for _, index in sorted(order)]
+    records = [record for _, record, _ in spread]
     reports = []
     for start in range(0, len(records), batch.VALIDATE_TOGETHER):
         reports += validate_records(records[start:start + batch.VALIDATE_TOGETHER], recommender.vocabulary,
                                     recommender.shapes)
-    for (key, record, given), report in zip(readable, reports):
+    for (key, record, given), report in zip(spread, reports):
         out[key] = judge(recommender, recommender.recommend(record, report), given)
     return [(key, out[key]) for key, _, _, _ in chunk]
 

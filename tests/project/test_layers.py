@@ -11,7 +11,7 @@ import myeloma_kg
 PACKAGE = Path(myeloma_kg.__file__).parent
 
 # The wings from the foundation up; a module may import its own wing and those listed before it.
-WINGS = ["foundation", "graph", "sparql", "patients", "fhir", "content", "web", "cli"]
+WINGS = ["foundation", "graph", "sparql", "patients", "fhir", "content", "audit", "web", "cli"]
 FOUNDATION = {"_mkg", "_moved", "config", "errors", "formats", "namespaces", "queries"}
 
 

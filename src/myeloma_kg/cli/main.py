@@ -586,5 +586,86 @@ def diff_command(ctx: click.Context, old: str, new: str, fmt: str, exit_code: bo
         sys.exit(1)
 
 
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--output", "-o", "output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder for decision_points.csv (and .parquet), summary.json and report.html.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="duckdb (embedded) or spark (PySpark: pip install 'myeloma-kg[spark]').")
+@click.option("--spark-master", default=None, metavar="URL", help="With --engine spark: the master (default local[N], N = --jobs).")
+@click.option("--lines", type=click.Choice(["episode", "derive"]), default=None,
+              help="Lines from the source's line episodes, or derived from drug exposures (default: episodes when there are some).")
+@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV table,concept_id,field,value: which OMOP rows fill which record field (default: the shipped mapping).")
+@click.option("--min-cell-count", default=5, show_default=True, type=click.IntRange(1, None),
+              help="Counts below this are shown as suppressed in summary.json and report.html.")
+@click.option("--jobs", default=None, type=click.IntRange(1, 64), help="Worker processes for the recommender (default: one per core).")
+@click.option("--write-records", is_flag=True, help="Also write records.jsonl: the JSON record of every decision point.")
+@click.option("--store", default=None, help=STORE_HELP)
+@click.pass_context
+def audit(ctx: click.Context, source: Path, output: Path, engine: str, spark_master: str | None, lines: str | None,
+          mapping: Path | None, min_cell_count: int, jobs: int | None, write_records: bool, store: str | None) -> None:
+    """Audit an OMOP CDM 5.4 cohort against the guideline: at the start of every line from the second
+    on, was the regimen given one the guideline supports for that patient on that date?
+
+    SOURCE is a folder of CSV or Parquet tables (person.csv, drug_exposure.csv, ...) or a DuckDB
+    database.  Bad input stops the audit with exit status 2 and leaves DIR as it was.
+    """
+    from ..audit.progress import Progress
+    from ..audit.run import AuditOptions, run_audit
+
+    settings = _settings(ctx, store=store)
+    options = AuditOptions(engine=engine, lines=lines, mapping=mapping, min_cell_count=min_cell_count, jobs=jobs,
+                           spark_master=spark_master, write_records=write_records)
+    try:
+        summary = run_audit(source, output, settings, options, Progress())
+    except MyelomaKGError as exc:
+        _fail(exc)
+    statuses = ", ".join(f"{name} {cell['count']}" for name, cell in summary["byStatus"].items())
+    click.echo(f"{summary['decisionPoints']} decision points: {statuses}")
+
+
+@main.command("audit-sample")
+@click.argument("output", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--persons", default=60, show_default=True, type=click.IntRange(1, 10_000_000), help="How many people.")
+@click.option("--seed", default=1, show_default=True, type=int, help="The same seed gives the same cohort.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "duckdb"]), default="csv", show_default=True,
+              help="One CSV or Parquet file per table, or one DuckDB database file (omop.duckdb).")
+@click.option("--twins", "twins_of", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Instead: the OMOP twins of the plain-JSON records (*.json) of this folder, with --as-of.")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="With --twins: the date the records are read at.")
+@click.pass_context
+def audit_sample(ctx: click.Context, output: Path, persons: int, seed: int, fmt: str, twins_of: Path | None,
+                 as_of: str | None) -> None:
+    """Write a synthetic OMOP CDM 5.4 myeloma cohort to OUTPUT, to try 'myeloma-kg audit' on.
+
+    With --twins, each patient record of a folder becomes a person whose decision point on the
+    --as-of date holds that record."""
+    import json as _json
+
+    from ..audit.synthetic import generate, twins, write_tables
+
+    settings = _settings(ctx)
+    date = _as_of(as_of)
+    if twins_of is not None and date is None:
+        click.echo("error: --twins needs --as-of", err=True)
+        sys.exit(2)
+    try:
+        if twins_of is not None:
+            records = [_json.loads(p.read_text(encoding="utf-8")) for p in sorted(twins_of.glob("*.json"))]
+            tables = twins(records, date, settings, _load(settings))
+        else:
+            tables = generate(persons, seed, settings, _load(settings))
+    except MyelomaKGError as exc:
+        _fail(exc)
+    except (ValueError, KeyError) as exc:
+        click.echo(f"error: a record cannot be made into OMOP rows: {exc}", err=True)
+        sys.exit(2)
+    written = write_tables(tables, output, fmt)
+    counts = ", ".join(f"{name} {len(rows)}" for name, rows in tables.items())
+    click.echo(f"wrote {len(written)} file(s) to {output}: {counts}", err=True)
+
+
 if __name__ == "__main__":
     main()

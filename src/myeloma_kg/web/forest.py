@@ -55,19 +55,20 @@ def forest_svg(rows: list[dict], title: str, kind: str = "recommendation") -> st
         y0 = top + i * ROW
         cited, verified = bool(r.get("cited")), r.get("verified", True)
         line_y = y0 + 28
+        marks = (" cited" if cited else "") + ("" if verified else " unverified")
+        parts.append(f'<g class="row{marks}">')
         if cited:
             parts.append(f'<rect x="0" y="{y0 + 2}" width="{width}" height="{ROW - 4}" class="band"/>')
             parts.append(f'<text x="{MARGIN}" y="{y0 + 15}" class="star">★</text>')
-        parts.append(f'<text x="{left}" y="{y0 + 15}" class="label{" cited" if cited else ""}">{escape(label)}</text>')
+        parts.append(f'<text x="{left}" y="{y0 + 15}" class="label">{escape(label)}</text>')
         level = r.get("ciLevel") or 0.95
         level_note = "" if abs(level - 0.95) < 1e-9 else f" {level * 100:g}% CI"
         text = f"{r['hazardRatio']:.2f} ({r['ciLower']:.2f}-{r['ciUpper']:.2f}){level_note}"
-        style = "" if verified else " unverified"
-        parts.append(f'<line x1="{x(r["ciLower"]):.1f}" y1="{line_y}" x2="{x(r["ciUpper"]):.1f}" y2="{line_y}" class="ci{style}"/>')
+        parts.append(f'<line x1="{x(r["ciLower"]):.1f}" y1="{line_y}" x2="{x(r["ciUpper"]):.1f}" y2="{line_y}" class="ci"/>')
         size = 10 if cited else 8
         parts.append(f'<rect x="{x(r["hazardRatio"]) - size / 2:.1f}" y="{line_y - size / 2:.1f}" width="{size}" height="{size}" '
-                     f'class="hr{style}"/>')
-        parts.append(f'<text x="{left + plot_w + 10}" y="{line_y + 4}" class="value{" cited" if cited else ""}">{escape(text)}</text>')
+                     f'class="hr"/>')
+        parts.append(f'<text x="{left + plot_w + 10}" y="{line_y + 4}" class="value">{escape(text)}</text></g>')
     axis_y = top + ROW * len(rows) + 14
     for tick in (0.1, 0.2, 0.5, 1, 2, 5):
         if lo <= tick <= hi:
@@ -97,8 +98,8 @@ def _legend(rows: list[dict], kind: str) -> list[tuple[str, str]]:
 def _svg(width: float, height: float, body: str, title: str) -> str:
     style = ("<style>text{font-family:system-ui,sans-serif;font-size:12px;fill:#1d2733}.title{font-weight:600;font-size:13px}"
              ".ref{stroke:#888;stroke-dasharray:3 3}.ci{stroke:#1f3a5f;stroke-width:2}.hr{fill:#1f3a5f;stroke:#1f3a5f;stroke-width:1.5}"
-             ".ci.unverified{stroke-dasharray:5 3}.hr.unverified{fill:#fff}"
-             ".band{fill:#fff1cc}.cited{font-weight:700}.star{fill:#a15c00;font-size:14px}.legend{font-size:11.5px}"
+             ".unverified .ci,.ci.unverified{stroke-dasharray:5 3}.unverified .hr,.hr.unverified{fill:#fff}"
+             ".band{fill:#fff1cc}.cited .label,.cited .value{font-weight:700}.star{fill:#a15c00;font-size:14px}.legend{font-size:11.5px}"
              ".tick,.note{fill:#6b7785;font-size:11px;text-anchor:middle}.value{font-size:11px}</style>")
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
             f'height="{height:.0f}" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>{style}{body}</svg>')

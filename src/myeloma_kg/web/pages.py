@@ -169,18 +169,25 @@ def _html(iri: str, triples: list[ox.Triple], path: str):
     summary = _recommendation_summary(iri) if path.startswith("/recommendation/") else None
     forest = None
     if path.startswith(("/recommendation/", "/regimen/")):
-        rows = _named("hazard-ratios", subject=iri)
-        forest = {"rows": len(rows), "cited": sum(1 for r in rows if r.get("cited")),
-                  "unverified": sum(1 for r in rows if not _verified(r))}
+        rows = _forest_rows(iri)
+        forest = {"rows": len(rows), "cited": sum(1 for r in rows if r["cited"]),
+                  "unverified": sum(1 for r in rows if not r["verified"])}
     return render_template("resource.html", iri=iri, label=label, types=types, status=status,
                            outcomes=outcomes, identifiers=identifiers, dosing=dosing, summary=summary,
                            properties=sorted(properties.items(), key=lambda item: compact(item[0])),
                            incoming=incoming[:200], path=path, formats=formats, forest=forest)
 
 
-def _verified(row: dict) -> bool:
-    status = vocabulary().status(row.get("evidenceStatus"))
-    return status is not None and status.notation == "verified"
+def _forest_rows(iri: str) -> list[dict]:
+    """The rows of a forest plot: the hazard ratios behind ``iri``, each marked cited or not and
+    verified or not, with its evidence status in words."""
+    rows = _named("hazard-ratios", subject=iri)
+    for row in rows:
+        status = vocabulary().status(row.get("evidenceStatus"))
+        row["cited"] = bool(row.get("citedOutcome"))
+        row["verified"] = status is not None and status.notation == "verified"
+        row["statusLabel"] = status.label if status else "no status recorded"
+    return rows
 
 
 @pages.get("/")
@@ -247,11 +254,7 @@ def forest(kind: str, local: str):
     iri = f"{BASE}{kind}/{local}"
     if not _describe(iri):
         abort(404)
-    rows = _named("hazard-ratios", subject=iri)
-    for row in rows:
-        status = vocabulary().status(row.get("evidenceStatus"))
-        row["verified"] = _verified(row)
-        row["statusLabel"] = status.label if status else "no status recorded"
+    rows = _forest_rows(iri)
     return Response(forest_svg(rows, f"Hazard ratios behind {_label_of(iri)}", kind=kind), mimetype="image/svg+xml")
 
 

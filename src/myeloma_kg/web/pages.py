@@ -382,7 +382,7 @@ def _patient_examples() -> list[dict]:
         lines = record.get("therapyLines") or []
         facts = [f"age {record['age']}" if "age" in record else None,
                  f"{len(lines)} prior line{'' if len(lines) == 1 else 's'}",
-                 record.get("frailty"),
+                 f"frailty {record['frailty']}" if record.get("frailty") else None,
                  f"creatinine clearance {record['creatinineClearance']} mL/min" if "creatinineClearance" in record else None,
                  ", ".join(record.get("cytogenetics") or []) or None]
         found.append({"file": path.name, "title": path.stem.replace("-", " "), "as_of": record.get("asOf") or "",

@@ -23,13 +23,13 @@ RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 SKOS_DEFINITION = "http://www.w3.org/2004/02/skos/core#definition"
 MKG = BASE + "ontology#"
 
-# The browse lists at /<kind>/: the named query each is read from, sorted there.
+# The browse lists at /<kind>/: the named query each is read from (sorted there) and its column of IRIs.
 LISTS = {
-    "recommendation": {"title": "Recommendations", "query": "recommendations-by-topic"},
-    "trial": {"title": "Trials and studies", "query": "browse-trials"},
-    "regimen": {"title": "Regimens", "query": "browse-regimens"},
-    "drug": {"title": "Drugs", "query": "browse-drugs"},
-    "publication": {"title": "Publications", "query": "browse-publications"},
+    "recommendation": {"title": "Recommendations", "query": "recommendations-by-topic", "column": "recommendation"},
+    "trial": {"title": "Trials and studies", "query": "browse-trials", "column": "study"},
+    "regimen": {"title": "Regimens", "query": "browse-regimens", "column": "regimen"},
+    "drug": {"title": "Drugs", "query": "browse-drugs", "column": "drug"},
+    "publication": {"title": "Publications", "query": "browse-publications", "column": "publication"},
 }
 
 
@@ -62,13 +62,11 @@ def _describe(iri: str) -> list[ox.Triple]:
 def browse(kind: str):
     """Every resource of one kind, with its label and a link, in the order of its named query."""
     rows = _named(LISTS[kind]["query"])
-    key = {"recommendation": "recommendation", "trial": "study", "regimen": "regimen", "drug": "drug",
-           "publication": "publication"}[kind]
+    terms = vocabulary().terms
     for row in rows:
-        row["href"] = _href(row[key])
-        if kind == "drug":
-            row["classList"] = [(name, vocabulary().terms[name].label if name in vocabulary().terms else name)
-                                for name in (row.get("classes") or "").split()]
+        row["href"] = _href(row[LISTS[kind]["column"]])
+        if kind == "drug":  # each class by its label, linked to the ontology page
+            row["classList"] = [(name, terms[name].label if name in terms else name) for name in (row.get("classes") or "").split()]
     return render_template("browse.html", kind=kind, title=LISTS[kind]["title"], rows=rows,
                            query=LISTS[kind]["query"], lists=LISTS)
 

@@ -299,7 +299,8 @@ def test_trial_and_drug_pages_show_outcomes_and_identifiers(client):
     trial = client.get("/trial/NCT03275285").get_data(as_text=True)
     assert "Reported outcomes" in trial and "0.58" in trial
     drug = client.get("/drug/isatuximab").get_data(as_text=True)
-    assert 'href="http://purl.obolibrary.org/obo/NCIT_C90578"' in drug and "from memory, unverified" in drug
+    assert 'href="http://purl.obolibrary.org/obo/NCIT_C90578"' in drug  # an unverified identifier has its badge
+    assert '<a class="badge status-unverified" href="/about/evidence-status#unverified"' in drug
 
 
 def test_regimen_page_shows_its_dosing(client):

@@ -6,38 +6,13 @@ the reason, when no Chromium is installed; ``.ci/run`` installs it.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
+from .conftest import CHROMIUM, SHOTS
 from conftest import ROOT
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = os.environ.get("MYELOMA_KG_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS = ROOT / ".screenshots"
+pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    SHOTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture()
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, errors
 
 
 @pytest.mark.parametrize("path,name,expect", [
@@ -55,7 +30,7 @@ def test_pages_render(page, live_server, path, name, expect):
 def test_query_editor_runs_a_named_query_and_shows_the_table(page, live_server):
     page.goto(live_server + "/query")
     page.wait_for_selector(".yasqe .CodeMirror")
-    page.click("button.example[data-name='regimen-pfs-in-subgroup']")
+    page.select_option("#examples", "regimen-pfs-in-subgroup")
     page.wait_for_selector(".yasr table td", timeout=20000)
     text = page.inner_text(".yasr")
     assert "0.58" in text

@@ -30,6 +30,17 @@ FUZZ_CAMPAIGN = {"size": "quick"}
 def pytest_addoption(parser):
     parser.addoption("--fuzz-campaign", choices=("quick", "full"), default="quick",
                      help="how many generated requests the fuzz tests send: quick (about 1,100) or full (about 6,700)")
+    parser.addoption("--with-spark", action="store_true", default=False,
+                     help="also run the Spark engine's tests (half a minute; .ci/run runs them as a step of their own)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--with-spark"):
+        return
+    skip = pytest.mark.skip(reason="the Spark tests run with --with-spark (a step of their own in .ci/run)")
+    for item in items:
+        if "spark" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_configure(config):

@@ -14,6 +14,7 @@ from myeloma_kg.audit.run import AuditOptions, run_audit
 from .conftest import EXAMPLE
 
 pytestmark = [
+    pytest.mark.spark,
     pytest.mark.skipif(importlib.util.find_spec("pyspark") is None,
                        reason="PySpark is not installed (pip install 'myeloma-kg[spark]')"),
     pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java 17 or later, and there is no java here"),

@@ -412,3 +412,24 @@ def test_the_readme_request_is_answered(live_server):
     summaries = [c["summary"] for c in check_cards(answer)]
     assert "R1, R3, R18 (reconstructed): consider DKd, DVd, Isa-Kd" in summaries
     assert "R3 (reconstructed): consider DKd weekly" in summaries
+
+
+def test_the_hook_context_may_give_the_date_the_record_is_read_at(make_app):
+    """``context.asOf`` (patient-view defines no date: without it the record is read as of today)."""
+    client = make_app(query_workers=1).test_client()
+
+    def cards(as_of):
+        body = hook_request("dara-refractory-recent.json")
+        body["context"]["asOf"] = as_of
+        answer = client.post(f"/cds-services/{SERVICE}", json=body)
+        return answer.status_code, answer.get_json()
+
+    status, early = cards("2026-11-24")  # two months after the last daratumumab dose: washout not reached
+    assert status == 200
+    status, later = cards("2027-06-01")  # eight months after: the anti-CD38 rechallenge options apply
+    assert status == 200
+    summaries = lambda answer: {c["summary"] for c in answer["cards"]}  # noqa: E731
+    assert summaries(early) != summaries(later)
+    assert any("R16" in s or "R18" in s for s in summaries(later)) and not any("R16" in s for s in summaries(early))
+    status, refused = cards("24/11/2026")
+    assert status == 400 and "YYYY-MM-DD" in refused["error"]

@@ -10,6 +10,7 @@ evaluated, a card that names what is missing.  Nothing here fetches anything: th
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid
@@ -100,7 +101,21 @@ def check_request(body: Any, service_id: str) -> dict[str, Any]:
     if fhir_server is not None and not isinstance(fhir_server, str):
         raise CdsRequestError(400, "fhirServer must be a URL")
     return {"hookInstance": instance, "patientId": context["patientId"], "prefetch": prefetch,
-            "fhirServer": fhir_server, "fhirAuthorization": body.get("fhirAuthorization")}
+            "fhirServer": fhir_server, "fhirAuthorization": body.get("fhirAuthorization"),
+            "asOf": _context_date(context.get("asOf"))}
+
+
+def _context_date(value: Any) -> dt.date | None:
+    """The date the record is read at, when the hook's context gives one (``context.asOf``,
+    YYYY-MM-DD; patient-view itself defines no date, so without it the record is read as of today)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise CdsRequestError(400, "context.asOf is the date the record is read at, written YYYY-MM-DD")
 
 
 def missing_prefetch(prefetch: dict[str, Any]) -> list[str]:

@@ -20,6 +20,7 @@ from ..config import program_version
 from ..errors import CdsRequestError
 from ..namespaces import BASE, ONTOLOGY_IRI
 from ..patients.fhir_bundle import mapping
+from ..patients.records import iso_date
 
 SERVICE_ID = "myeloma-kg-anti-cd38"
 HOOK = "patient-view"
@@ -110,12 +111,10 @@ def _context_date(value: Any) -> dt.date | None:
     YYYY-MM-DD; patient-view itself defines no date, so without it the record is read as of today)."""
     if value is None:
         return None
-    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise CdsRequestError(400, "context.asOf is the date the record is read at, written YYYY-MM-DD")
+    found = iso_date(value)
+    if found is None:
+        raise CdsRequestError(400, "context.asOf is the date the record is read at, written YYYY-MM-DD")
+    return found
 
 
 def missing_prefetch(prefetch: dict[str, Any]) -> list[str]:

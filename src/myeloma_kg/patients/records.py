@@ -122,12 +122,20 @@ def record_as_of(data: dict[str, Any]) -> dt.date | None:
     value = data.get("asOf")
     if value is None:
         return None
+    found = iso_date(value)
+    if found is None:
+        raise UnreadableRecord(f"'asOf' must be a date written YYYY-MM-DD, not {str(value)[:40]!r}")
+    return found
+
+
+def iso_date(value: Any) -> dt.date | None:
+    """A date written exactly YYYY-MM-DD, or None for anything else (the callers word the refusal)."""
     if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
-            pass
-    raise UnreadableRecord(f"'asOf' must be a date written YYYY-MM-DD, not {str(value)[:40]!r}")
+            return None
+    return None
 
 
 def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | None = None) -> PatientRecord:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from importlib import resources
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -12,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..config import program_version
 from ..errors import MyelomaKGError, QueryNotFound, RequestError, SparqlRequestError
 from ..patients.pool import PatientJob
-from ..patients.records import CONTEXT_FILE, UnreadableRecord, unknown_keys
+from ..patients.records import CONTEXT_FILE, UnreadableRecord, iso_date, unknown_keys
 from ..queries import QueryCatalog
 from ..sparql.guard import check_query
 from .common import catalog, check_body_size, record_limits, run_patient
@@ -142,12 +141,10 @@ def _as_of_parameter() -> dt.date | None:
     values = request.args.getlist("asOf")
     if not values:
         return None
-    if len(values) == 1 and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", values[0]):
-        try:
-            return dt.date.fromisoformat(values[0])
-        except ValueError:
-            pass
-    raise RequestError(400, "'asOf' is the date the record is read at, written YYYY-MM-DD and given once")
+    found = iso_date(values[0]) if len(values) == 1 else None
+    if found is None:
+        raise RequestError(400, "'asOf' is the date the record is read at, written YYYY-MM-DD and given once")
+    return found
 
 
 def _refuse_unknown_keys(text: str) -> None:

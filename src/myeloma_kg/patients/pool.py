@@ -146,6 +146,18 @@ class _Worker:
         self.conn.close()
 
 
+WARM_RECORD = ('{"id": "warm-up", "age": 60, "asOf": "2026-01-01", "therapyLines": [{"line": 1, '
+               '"drugs": ["lenalidomide", "dexamethasone"], "start": "2024-01-01", "end": "2025-06-01", '
+               '"bestResponse": "PR", "progressionDate": "2025-05-20"}]}')
+
+
+def _warm(recommender) -> None:
+    try:
+        recommender.recommend(recommender.read(WARM_RECORD))
+    except Exception:  # noqa: BLE001 - warming is an optimisation; a real request reports any fault itself
+        pass
+
+
 class PatientPool:
     """Worker processes that read, validate and recommend patient records, each job under a time limit."""
 
@@ -164,11 +176,15 @@ class PatientPool:
         self._context = multiprocessing.get_context("fork")  # the workers inherit the built recommender
 
     def start(self) -> None:
-        """Fork the workers, unless they run already (the first job does this too)."""
+        """Fork the workers, unless they run already (the first job does this too).  The recommender
+        answers one small record first, so that what it builds on first use (the validator, the
+        working store) is inherited by every worker, the ones forked later in place of a stopped one
+        included, and no worker's first record pays for it."""
         with self._lock:
             if self._started:
                 return
             self._started = True
+            _warm(self.recommender)
             for _ in range(self.size):
                 worker = _Worker(self._context, self.recommender)
                 self._all.append(worker)

@@ -12,7 +12,7 @@ PACKAGE = Path(myeloma_kg.__file__).parent
 
 # The wings from the foundation up; a module may import its own wing and those listed before it.
 WINGS = ["foundation", "graph", "sparql", "patients", "fhir", "content", "audit", "web", "cli"]
-FOUNDATION = {"_mkg", "_moved", "config", "errors", "formats", "namespaces", "queries"}
+FOUNDATION = {"_mkg", "_moved", "config", "errors", "formats", "workers", "namespaces", "queries"}
 
 
 def module_name(path: Path) -> str:

@@ -172,11 +172,7 @@ def export(ctx: click.Context, fmt: str, inferred: bool, output: Path | None, st
         data = kg.export(fmt, inferred=inferred)
     except MyelomaKGError as exc:
         _fail(exc)
-    if output:
-        _write(output, data)
-        click.echo(f"wrote {output} ({len(data)} bytes)", err=True)
-    else:
-        sys.stdout.buffer.write(data)
+    _emit(output, data, f" ({len(data)} bytes)")
 
 
 @main.command()
@@ -237,6 +233,16 @@ def serve(ctx: click.Context, host: str | None, port: int | None, store: str | N
                errno.EADDRNOTAVAIL: "this machine has no such address"}.get(exc.errno, exc.strerror or str(exc))
         click.echo(f"error: cannot listen on {settings.host}:{settings.port}: {why}", err=True)
         sys.exit(2)
+
+
+def _emit(output: Path | None, data: bytes, said: str) -> None:
+    """An answer to its --output file (saying ``wrote FILE`` and ``said`` on standard error), or to
+    standard output."""
+    if output is None:
+        sys.stdout.buffer.write(data)
+        return
+    _write(output, data)
+    click.echo(f"wrote {output}{said}", err=True)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -461,11 +467,7 @@ def fhir_export(ctx: click.Context, fhir_version: str, output: Path | None, stor
             click.echo(f"error: {problem}", err=True)
         click.echo(f"error: {len(problems)} exported resources do not validate; nothing was written", err=True)
         sys.exit(1)
-    if output:
-        _write(output, data)
-        click.echo(f"wrote {output}: {summary}", err=True)
-    else:
-        sys.stdout.buffer.write(data)
+    _emit(output, data, f": {summary}")
 
 
 @main.group()

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MyelomaKGError, PatientWorkError, RecordLimitExceeded, UnreadableRecord
+from ..workers import next_job
 
 POLL_S = 0.05  # how often a waiting server thread asks whether the client is still there
 NICENESS = 10  # added to the workers' scheduling niceness (lower priority than the server)
@@ -115,15 +116,7 @@ def _worker_main(conn, recommender, server: int) -> None:
     _drop_inherited_sockets(conn.fileno())
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
-    while True:
-        # A worker outlives no server: a change of parent says the server has gone.
-        while not conn.poll(1.0):
-            if os.getppid() != server:
-                return
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
+    while (job := next_job(conn, server)) is not None:
         conn.send(_answer(recommender, job))
 
 

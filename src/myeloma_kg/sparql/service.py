@@ -44,6 +44,7 @@ import pyoxigraph as ox
 from ..errors import MyelomaKGError, SparqlRequestError
 from ..formats import RESULT_FORMATS, TRIPLE_FORMATS
 from ..namespaces import PREFIXES
+from ..workers import next_job
 from .guard import CheckedQuery, check_query
 from .memo import BoundedMemo, digest, rememberable
 
@@ -149,16 +150,7 @@ def _worker_main(conn, store: ox.Store, graphs: frozenset[str]) -> None:
     server = os.getppid()
     forbid_network()
     conn.send(("ready", None))
-    while True:
-        # A worker outlives no server: forked siblings hold copies of each other's pipes, so the
-        # end of the pipe is not a reliable sign; a change of parent is.
-        while not conn.poll(1.0):
-            if os.getppid() != server:
-                return
-        try:
-            job = conn.recv()
-        except EOFError:
-            return
+    while (job := next_job(conn, server)) is not None:
         try:
             conn.send(("ok", handle(store, graphs, job)))
         except SparqlRequestError as exc:

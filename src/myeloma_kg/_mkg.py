@@ -45,6 +45,7 @@ class MKG(DefinedNamespace):
     AntibodyDrugConjugate: URIRef
     AnyInfection: URIRef
     AnyOfCriterion: URIRef
+    ApprovalStateScheme: URIRef
     ApprovedState: URIRef
     AspectAntiCD38Refractory: URIRef
     AspectBortezomibRefractory: URIRef
@@ -61,6 +62,8 @@ class MKG(DefinedNamespace):
     AspectRefractoryToLastLine: URIRef
     AspectRegion: URIRef
     AspectTripleClassExposed: URIRef
+    AttributionBasisScheme: URIRef
+    AvoidDrug: URIRef
     BCL2Inhibitor: URIRef
     BCMADirectedRegimen: URIRef
     BCMADirectedTCellTherapy: URIRef
@@ -71,6 +74,7 @@ class MKG(DefinedNamespace):
     CROrBetter: URIRef
     CarfilzomibRegimen: URIRef
     Caution: URIRef
+    CautionWithDrug: URIRef
     CertaintyAssessment: URIRef
     CertaintyScheme: URIRef
     ChEBI: URIRef
@@ -146,6 +150,7 @@ class MKG(DefinedNamespace):
     InfusionReaction: URIRef
     InterimAnalysis: URIRef
     Intravenous: URIRef
+    Jurisdiction: URIRef
     LaterRelapse: URIRef
     LenalidomideRegimen: URIRef
     LineContextScheme: URIRef
@@ -161,6 +166,7 @@ class MKG(DefinedNamespace):
     Neurotoxicity: URIRef
     NeutropeniaGrade3Plus: URIRef
     NoSeriousConcern: URIRef
+    NotAgainAsGiven: URIRef
     NotApplicablePhase: URIRef
     NotGraded: URIRef
     ORR: URIRef
@@ -207,6 +213,7 @@ class MKG(DefinedNamespace):
     RegimenCondition: URIRef
     RegimenEligibility: URIRef
     RegimenPartnerCriterion: URIRef
+    RegulatoryStatus: URIRef
     Required: URIRef
     ResponseCR: URIRef
     ResponseMR: URIRef
@@ -261,6 +268,10 @@ class MKG(DefinedNamespace):
     TopicRetreatment: URIRef
     TopicScheme: URIRef
     TopicSupportiveCare: URIRef
+    ToxicityConsequenceScheme: URIRef
+    ToxicityEvent: URIRef
+    ToxicityKind: URIRef
+    ToxicityRule: URIRef
     TreatmentHistory: URIRef
     TreatmentRelatedDeath: URIRef
     TrialPhaseScheme: URIRef
@@ -282,7 +293,9 @@ class MKG(DefinedNamespace):
     Years: URIRef
     abstractTopic: URIRef
     actionDrug: URIRef
+    actionDrugClass: URIRef
     actionKind: URIRef
+    actionWhen: URIRef
     adlScore: URIRef
     administrationNote: URIRef
     affiliation: URIRef
@@ -292,11 +305,14 @@ class MKG(DefinedNamespace):
     analysis: URIRef
     anyOf: URIRef
     appliesWhen: URIRef
+    approvalState: URIRef
     asOfDate: URIRef
     assessedFor: URIRef
     assessesOutcome: URIRef
     atcCode: URIRef
     atcEdition: URIRef
+    attributedTo: URIRef
+    attributionBasis: URIRef
     author: URIRef
     authorPosition: URIRef
     backboneClass: URIRef
@@ -305,6 +321,7 @@ class MKG(DefinedNamespace):
     cardiacCondition: URIRef
     cardiacHistory: URIRef
     cautionDrug: URIRef
+    cautionDrugClass: URIRef
     cautionForEveryRegimen: URIRef
     cautionRegimen: URIRef
     cautionText: URIRef
@@ -328,6 +345,7 @@ class MKG(DefinedNamespace):
     conditionRegimen: URIRef
     confidence: URIRef
     confidenceNote: URIRef
+    consequence: URIRef
     countries: URIRef
     creatinineClearance: URIRef
     criterionUnknown: URIRef
@@ -389,6 +407,7 @@ class MKG(DefinedNamespace):
     hasReview: URIRef
     hasState: URIRef
     hasTherapyLine: URIRef
+    hasToxicity: URIRef
     hazardRatio: URIRef
     iadlScore: URIRef
     identifier: URIRef
@@ -401,17 +420,21 @@ class MKG(DefinedNamespace):
     issue: URIRef
     journal: URIRef
     judgementReason: URIRef
+    jurisdiction: URIRef
     lacksState: URIRef
     lineContext: URIRef
     lineNumber: URIRef
+    matchesToxicityRule: URIRef
     maxCycles: URIRef
     maxExclusive: URIRef
+    maxGrade: URIRef
     maxInclusive: URIRef
     maxPriorLines: URIRef
     meetsCriterion: URIRef
     metText: URIRef
     metWhenUnknown: URIRef
     minExclusive: URIRef
+    minGrade: URIRef
     minInclusive: URIRef
     minPriorLines: URIRef
     monthsSinceLastAntiCD38: URIRef
@@ -425,6 +448,7 @@ class MKG(DefinedNamespace):
     outcomeOf: URIRef
     pValue: URIRef
     pages: URIRef
+    panelJurisdiction: URIRef
     parameterConcept: URIRef
     parameterValue: URIRef
     partOfGuideline: URIRef
@@ -435,6 +459,7 @@ class MKG(DefinedNamespace):
     pmid: URIRef
     population: URIRef
     postdatesGuideline: URIRef
+    preferenceBasis: URIRef
     preferredRegimen: URIRef
     priorLineCount: URIRef
     progressedAfter: URIRef
@@ -444,11 +469,13 @@ class MKG(DefinedNamespace):
     publishedIn: URIRef
     quantity: URIRef
     randomized: URIRef
+    reasonTemplate: URIRef
     recommends: URIRef
     recommendsAction: URIRef
     refractoryExposure: URIRef
     refractoryTo: URIRef
     reportsOutcome: URIRef
+    requiresPainful: URIRef
     responseRank: URIRef
     resultingState: URIRef
     reviewNote: URIRef
@@ -456,9 +483,12 @@ class MKG(DefinedNamespace):
     riskGroupScheme: URIRef
     riskRatio: URIRef
     route: URIRef
+    ruleDrug: URIRef
+    ruleToxicityKind: URIRef
     rxcui: URIRef
     sameTargetReason: URIRef
     scheduleDrug: URIRef
+    severityRank: URIRef
     sites: URIRef
     source: URIRef
     sourceNote: URIRef
@@ -466,6 +496,8 @@ class MKG(DefinedNamespace):
     state: URIRef
     statement: URIRef
     statisticallySignificant: URIRef
+    statusDate: URIRef
+    statusOf: URIRef
     stopReason: URIRef
     stratifiedBy: URIRef
     strength: URIRef
@@ -477,6 +509,11 @@ class MKG(DefinedNamespace):
     toWeek: URIRef
     topic: URIRef
     toxicity: URIRef
+    toxicityDrug: URIRef
+    toxicityGrade: URIRef
+    toxicityKind: URIRef
+    toxicityPainful: URIRef
+    toxicityText: URIRef
     unii: URIRef
     unit: URIRef
     unknownText: URIRef
@@ -486,4 +523,5 @@ class MKG(DefinedNamespace):
     variantOf: URIRef
     volume: URIRef
     volumeMl: URIRef
+    whenNoAlternativeText: URIRef
     wikidataId: URIRef

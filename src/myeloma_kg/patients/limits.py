@@ -94,9 +94,10 @@ class RecordLimits:
                 if isinstance(line.get("drugs"), list):
                     self._count(len(line["drugs"]), "max_drugs_per_line", f"Line {number} lists {{n}} drugs",
                                 "a real line of therapy has fewer than 10")
-                if isinstance(line.get("toxicity"), list):
-                    self._count(len(line["toxicity"]), "max_list_items", f"Line {number} lists {{n}} toxicities",
-                                "a real line names a few")
+                for key in ("toxicity", "toxicities"):
+                    if isinstance(line.get(key), list):
+                        self._count(len(line[key]), "max_list_items", f"Line {number} lists {{n}} toxicities",
+                                    "a real line names a few")
         if isinstance(data.get("cytogenetics"), list):
             self._count(len(data["cytogenetics"]), "max_findings", "The record lists {n} cytogenetic findings",
                         "a real record has fewer than 30")

@@ -194,7 +194,7 @@ class Recommender:
                 "currentLine": _rows(_run(store, self.q["current-line"], options),
                                      ("number", "start", "end", "progression", "response", "state", "drugs")),
                 "toxicity": _rows(_run(store, self.q["toxicity"], options),
-                                  ("regimen", "number", "drugLabel", "toxicity", "repeat")),
+                                  ("regimen", "verdict", "text", "fallback")),
                 "targets": _rows(_run(store, self.q["prior-targets"], options),
                                  ("target", "drugLabel", "number", "progressed")),
             }
@@ -221,23 +221,21 @@ class Recommender:
         caution_map: dict[tuple[str, str], list[str]] = {}
         for row in cautions:
             caution_map.setdefault((row["recommendation"], row["regimen"]), []).append(row["text"])
-        # a line stopped for toxicity (queries/patient/toxicity.rq): the same regimen again is a
-        # failed criterion, a shared drug a caution; both name the line and the toxicity
+        # the toxicities of earlier lines (queries/patient/toxicity.rq, rules in ontology/content/toxicity.ttl):
+        # a repeat of a line stopped for toxicity fails, a caution is a caution, and a drug to avoid
+        # is avoided only while some option without it applies
+        avoid: dict[str, list[dict[str, Any]]] = {}
+        regimen_pairs: dict[str, list[tuple[str, str]]] = {}
+        for rec, regimen in self.pairs:
+            regimen_pairs.setdefault(regimen, []).append((rec, regimen))
         for row in history["toxicity"]:
-            toxicity = row.get("toxicity") or "toxicity not named in the record"
-            for rec, regimen in self.pairs:
-                if regimen != row["regimen"]:
-                    continue
-                if row["repeat"]:
-                    per_pair.setdefault((rec, regimen), []).append({
-                        "verdict": "failed", "source": "toxicity",
-                        "text": f"line {row['number']} gave these drugs and was stopped for toxicity ({toxicity}): "
-                                "not offered again as it was given"})
-                else:
-                    caution_map.setdefault((rec, regimen), []).append(
-                        f"Line {row['number']} was stopped for toxicity ({toxicity}) on {row['drugLabel']}, which this "
-                        f"regimen contains: check that it has resolved and whether {row['drugLabel']} can be given again, "
-                        "with a dose change where its label allows one.")
+            for pair in regimen_pairs.get(row["regimen"], []):
+                if row["verdict"] == "failed":
+                    per_pair.setdefault(pair, []).append({"verdict": "failed", "source": "toxicity", "text": row["text"]})
+                elif row["verdict"] == "caution":
+                    caution_map.setdefault(pair, []).append(row["text"])
+            if row["verdict"] == "avoid":
+                avoid.setdefault(row["regimen"], []).append(row)
 
         applying: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {}
         failing: dict[str, list[str]] = {}
@@ -249,6 +247,16 @@ class Recommender:
                 for r in rows:
                     if r["verdict"] != "met" and r.get("text"):
                         failing.setdefault(regimen, []).append(f"{notation}: {r['text']}")
+        if any(regimen not in avoid for regimen in applying):
+            for regimen, rows in avoid.items():
+                applying.pop(regimen, None)
+                failing.setdefault(regimen, []).extend(row["text"] for row in rows)
+        else:  # every option that applies contains a drug to avoid: they stay, with a caution
+            for regimen, rows in avoid.items():
+                for rec, _ in applying.get(regimen, []):
+                    caution_map.setdefault((rec, regimen), []).extend(
+                        (row["text"][:1].upper() + row["text"][1:] + ". " + (row.get("fallback") or "")).strip()
+                        for row in rows)
         recommended, not_recommended = [], []
         keys = self._notation_keys
         unknown_key = _notation_key({})

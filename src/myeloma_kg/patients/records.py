@@ -88,9 +88,10 @@ class PatientRecord:
 RECORD_KEYS = frozenset({"@context", "id", "age", "asOf", "ecog", "frailty", "imwgFrailty", "charlson", "adl", "iadl",
                          "creatinineClearance", "cytogenetics", "extramedullaryDisease", "dialysis", "cardiacHistory",
                          "sameTargetReason", "therapyLines"})
-LINE_KEYS = frozenset({"line", "drugs", "start", "end", "progressionDate", "bestResponse", "stopReason", "toxicity",
+LINE_KEYS = frozenset({"line", "drugs", "start", "end", "progressionDate", "bestResponse", "stopReason", "toxicity", "toxicities",
                        "sameTargetReason"})
 EXPOSURE_KEYS = frozenset({"drug", "start", "end"})
+TOXICITY_KEYS = frozenset({"toxicity", "drug", "grade", "painful"})
 FRAILTY_KEYS = frozenset({"charlson", "adl", "iadl"})
 UNKNOWN_KEY = "is not a key the program reads, so it was ignored"
 
@@ -114,6 +115,8 @@ def unknown_keys(data: dict[str, Any]) -> list[str]:
         check(line, LINE_KEYS, f"therapy line {index}: ")
         for entry in (line.get("drugs") or []) if isinstance(line, dict) and isinstance(line.get("drugs"), list) else []:
             check(entry, EXPOSURE_KEYS, f"therapy line {index}, drug: ")
+        for entry in toxicity_entries(line) if isinstance(line, dict) else []:
+            check(entry, TOXICITY_KEYS, f"therapy line {index}, toxicity: ")
     return found
 
 
@@ -204,9 +207,21 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
             add(node, "bestResponse", term_or_word(vocabulary, "response", line["bestResponse"]))
         if line.get("stopReason") is not None:
             add(node, "stopReason", term_or_word(vocabulary, "stopReason", line["stopReason"]))
-        toxicity = line.get("toxicity")
-        for text in (toxicity if isinstance(toxicity, list) else [toxicity] if toxicity is not None else []):
-            add(node, "toxicity", text_literal(text))
+        for t_index, entry in enumerate(toxicity_entries(line), start=1):
+            event = ox.NamedNode(f"{node.value}/toxicity/{t_index}")
+            add(node, "hasToxicity", event)
+            out.append(ox.Triple(event, RDF_TYPE, m("ToxicityEvent")))
+            own = entry if isinstance(entry, dict) else {"toxicity": entry}
+            text = own.get("toxicity")
+            if text is None:  # a toxicity given only by its drug and grade
+                text = "toxicity"
+            add(event, "toxicityText", text_literal(text))
+            if own.get("drug") is not None:
+                add(event, "toxicityDrug", drug_term(vocabulary, own["drug"]))
+            if own.get("grade") is not None:
+                add(event, "toxicityGrade", literal(own["grade"], "integer"))
+            if own.get("painful") is not None:
+                add(event, "toxicityPainful", literal(own["painful"], "boolean"))
         drugs = line.get("drugs")
         if drugs is not None and not isinstance(drugs, list):
             drugs = [drugs]
@@ -224,6 +239,18 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
                 if own.get(key) is not None:  # otherwise the line's dates apply
                     add(exposure, prop, literal(own[key], "date"))
     return PatientRecord(patient, out, "json", pid, notes=[("warning", w) for w in warnings])
+
+
+def toxicity_entries(line: dict[str, Any]) -> list[Any]:
+    """The toxicities a line lists, whatever its stop reason: ``toxicity`` (words, an object with
+    ``toxicity``, ``drug``, ``grade`` and ``painful``, or a list of either) and ``toxicities`` (a list)."""
+    entries: list[Any] = []
+    for key in ("toxicity", "toxicities"):
+        value = line.get(key)
+        if value is None:
+            continue
+        entries.extend(value if isinstance(value, list) else [value])
+    return [e for e in entries if e is not None]
 
 
 def drug_term(vocabulary: Vocabulary, name: Any) -> ox.NamedNode:

@@ -182,7 +182,7 @@ class Recommender:
             verdicts = _rows(_run(store, self.q["regimen-verdicts"], options), ("recommendation", "regimen", "verdict", "text"))
             t0 = self._timed("query regimen-verdicts", t0)
             partners = _rows(_run(store, self.q["partner-refractoriness"], options),
-                             ("recommendation", "regimen", "componentLabel", "refractoryLabel"))
+                             ("recommendation", "regimen", "text"))
             t0 = self._timed("query partner-refractoriness", t0)
             cautions = _rows(_run(store, self.q["cautions"], options), ("recommendation", "regimen", "text"))
             t0 = self._timed("query cautions", t0)
@@ -213,11 +213,8 @@ class Recommender:
         for row in verdicts:
             per_pair.setdefault((row["recommendation"], row["regimen"]), []).append(row)
         for row in partners:
-            per_pair.setdefault((row["recommendation"], row["regimen"]), []).append({
-                "verdict": "failed", "source": "partner",
-                "text": f"refractory to {row['refractoryLabel']}"
-                        + ("" if row["refractoryLabel"] == row["componentLabel"] else f" (the regimen contains {row['componentLabel']})"),
-            })
+            per_pair.setdefault((row["recommendation"], row["regimen"]), []).append(
+                {"verdict": "failed", "source": "partner", "text": row["text"]})
         caution_map: dict[tuple[str, str], list[str]] = {}
         for row in cautions:
             caution_map.setdefault((row["recommendation"], row["regimen"]), []).append(row["text"])

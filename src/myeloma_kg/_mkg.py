@@ -320,6 +320,7 @@ class MKG(DefinedNamespace):
     blinding: URIRef
     cardiacCondition: URIRef
     cardiacHistory: URIRef
+    careJurisdiction: URIRef
     cautionDrug: URIRef
     cautionDrugClass: URIRef
     cautionForEveryRegimen: URIRef
@@ -445,6 +446,7 @@ class MKG(DefinedNamespace):
     negated: URIRef
     note: URIRef
     oneSidedP: URIRef
+    optionOrderText: URIRef
     outcomeOf: URIRef
     pValue: URIRef
     pages: URIRef
@@ -474,6 +476,7 @@ class MKG(DefinedNamespace):
     recommendsAction: URIRef
     refractoryExposure: URIRef
     refractoryTo: URIRef
+    regulator: URIRef
     reportsOutcome: URIRef
     requiresPainful: URIRef
     responseRank: URIRef

@@ -410,7 +410,7 @@ def test_the_readme_request_is_answered(live_server):
     status, answer = call(f"{live_server}/cds-services/{SERVICE}", raw=body)
     assert status == 200
     summaries = [c["summary"] for c in check_cards(answer)]
-    assert "R1, R3, R18 (reconstructed): consider DKd, DVd, Isa-Kd" in summaries
+    assert "R1, R3, R18 (reconstructed): consider DKd, Isa-Kd, DVd" in summaries
     assert "R3 (reconstructed): consider DKd weekly" in summaries
 
 

@@ -333,11 +333,13 @@ def validate(ctx: click.Context, patients: tuple[Path, ...], fmt: str, as_of: st
               help="text or json (default: text for one record, JSON Lines for many).")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="Date the record is read at (default today).")
 @click.option("--jobs", default=None, type=click.IntRange(1, 64), help="Worker processes for a batch (default: one per core).")
+@click.option("--jurisdiction", default=None, metavar="CODE",
+              help="Mark each option's approval in this jurisdiction (JP, CN, US, EU...; wins over the record's own).")
 @click.option("--store", default=None, help=STORE_HELP)
 @GRAPH_VERSION_OPTION
 @click.pass_context
 def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, as_of: str | None, jobs: int | None,
-              store: str | None, pin: str | None) -> None:
+              jurisdiction: str | None, store: str | None, pin: str | None) -> None:
     """Which regimens the guideline supports for a patient, and why the others do not apply.
 
     Give one record for a report, or a folder or a JSON Lines file for a batch: results stream
@@ -359,9 +361,13 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
                 from ..graph.version import graph_version
 
                 _pinned(graph_version(_load(settings)), pin)
-            sys.exit(_batch(items, settings, date, fmt, jobs))
+            sys.exit(_batch(items, settings, date, fmt, jobs, jurisdiction))
         recommender = Recommender(_load(settings), settings)
         _pinned(recommender.graph_version, pin)
+        if jurisdiction is not None and recommender.jurisdiction_of(jurisdiction) is None:
+            click.echo(f"--jurisdiction: {jurisdiction!r} is not a jurisdiction the graph records; "
+                       f"give one of {', '.join(sorted(recommender.jurisdictions))}", err=True)
+            sys.exit(2)
     except MyelomaKGError as exc:
         _fail(exc)
     name, source = items[0]
@@ -370,14 +376,14 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
     except UnreadableRecord as exc:
         click.echo(f"unreadable: {exc}", err=True)
         sys.exit(2)
-    outcome = recommender.recommend(record)
+    outcome = recommender.recommend(record, jurisdiction=jurisdiction)
     if outcome.recommendation is None:
         click.echo(outcome.report.to_json() if fmt == "json" else outcome.report.text())
         sys.exit(1)
     click.echo(_json.dumps(outcome.recommendation, indent=2) if fmt == "json" else render_text(outcome.recommendation))
 
 
-def _batch(items, settings: Settings, date, fmt: str, jobs: int | None) -> int:
+def _batch(items, settings: Settings, date, fmt: str, jobs: int | None, jurisdiction: str | None = None) -> int:
     """Stream one JSON line per record (or text blocks), with a progress bar on a terminal."""
     import json as _json
 
@@ -396,7 +402,7 @@ def _batch(items, settings: Settings, date, fmt: str, jobs: int | None) -> int:
                 yield name, source, "application/json"
 
     worst = 0
-    results = recommend_many(texts(), settings, as_of=date, jobs=jobs)
+    results = recommend_many(texts(), settings, as_of=date, jobs=jobs, jurisdiction=jurisdiction)
     bar = click.progressbar(results, length=len(items), label="patients", file=sys.stderr) if sys.stderr.isatty() else None
     with bar if bar is not None else contextlib.nullcontext(results) as rows:
         for row in rows:

@@ -34,7 +34,8 @@ def _init(settings: Settings) -> None:
     _worker = Recommender(load_graph(settings), settings)
 
 
-def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None) -> list[dict[str, Any]]:
+def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None,
+               jurisdiction: str | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     readable = []
     for name, text, content_type in chunk:
@@ -48,7 +49,7 @@ def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None) 
     for start in range(0, len(records), size):
         reports += validate_records(records[start:start + size], _worker.vocabulary, _worker.shapes)
     for (name, record), report in zip(readable, reports):
-        outcome = _worker.recommend(record, report)
+        outcome = _worker.recommend(record, report, jurisdiction=jurisdiction)
         if outcome.recommendation is None:
             rows.append({"record": name, "validation": report.as_dict()})
         else:
@@ -69,23 +70,25 @@ def _chunks(items: Iterable[tuple[str, str, str | None]]) -> Iterator[list[tuple
 
 
 def recommend_many(items: Iterable[tuple[str, str, str | None]], settings: Settings,
-                   as_of: dt.date | None = None, jobs: int | None = None) -> Iterator[dict[str, Any]]:
+                   as_of: dt.date | None = None, jobs: int | None = None,
+                   jurisdiction: str | None = None) -> Iterator[dict[str, Any]]:
     """(name, text, content type) records in, one result dict per record out, in order."""
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1:
         _init(settings)
         for chunk in _chunks(items):
-            yield from _run_chunk(chunk, as_of)
+            yield from _run_chunk(chunk, as_of, jurisdiction)
         return
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     with context.Pool(jobs, initializer=_init, initargs=(settings,)) as pool:
-        for rows in pool.imap(_Chunk(as_of), _chunks(items)):
+        for rows in pool.imap(_Chunk(as_of, jurisdiction), _chunks(items)):
             yield from rows
 
 
 class _Chunk:
-    def __init__(self, as_of: dt.date | None) -> None:
+    def __init__(self, as_of: dt.date | None, jurisdiction: str | None = None) -> None:
         self.as_of = as_of
+        self.jurisdiction = jurisdiction
 
     def __call__(self, chunk):
-        return _run_chunk(chunk, self.as_of)
+        return _run_chunk(chunk, self.as_of, self.jurisdiction)

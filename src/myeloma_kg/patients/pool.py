@@ -46,6 +46,7 @@ class PatientJob:
     text: str
     content_type: str | None = None
     as_of: dt.date | None = None
+    jurisdiction: str | None = None  # whose approvals to mark (?jurisdiction=); the record's own otherwise
 
 
 def read(recommender, job: PatientJob):
@@ -69,7 +70,7 @@ def work(recommender, job: PatientJob):
     record = read(recommender, job)
     if job.action == "validate":
         return recommender.validate(record)
-    return recommender.recommend(record)
+    return recommender.recommend(record, jurisdiction=job.jurisdiction)
 
 
 # -- worker side ---------------------------------------------------------------------------

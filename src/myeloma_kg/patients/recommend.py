@@ -76,6 +76,19 @@ class Recommender:
         self.action_regimens: dict[str, set[str]] = {}
         for row in kg.select(self.q["action-regimens"]):
             self.action_regimens.setdefault(row["action"], set()).add(row["regimen"])
+        # preference (queries/patient/preference.rq) and regulatory status (regulatory-status.rq)
+        self.preference = {(r["recommendation"], r["regimen"]): r for r in kg.select(self.q["preference"])}
+        self.option_order = next((r["order"] for r in self.preference.values() if r.get("order")), None)
+        self.jurisdictions: dict[str, dict[str, Any]] = {}
+        self.statuses: dict[str, list[dict[str, Any]]] = {}
+        for row in kg.select(self.q["regulatory-status"]):
+            self.jurisdictions.setdefault(row["code"], {"code": row["code"], "label": row["place"],
+                                                        "regulator": row.get("regulator"), "panel": bool(row["panel"])})
+            if row.get("regimen"):
+                self.statuses.setdefault(row["regimen"], []).append({
+                    "jurisdiction": row["code"], "place": row["place"], "status": row["state"],
+                    "date": row.get("date"), "what": row.get("statement"), "source": row.get("source"),
+                    "evidenceStatus": row.get("status")})
         self.evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for row in kg.select(self.q["evidence"]):
             self.evidence.setdefault((row["recommendation"], row["regimen"]), []).append(row)
@@ -168,10 +181,18 @@ class Recommender:
                 store.remove_graph(graph)
                 self._timed("remove record", t0)
 
-    def recommend(self, record: PatientRecord, report: ValidationReport | None = None) -> Outcome:
+    def jurisdiction_of(self, code: Any) -> dict[str, Any] | None:
+        """The jurisdiction a user asks for by its code (JP, US, EU), or None when the graph has none such."""
+        return self.jurisdictions.get(str(code).strip().upper()) if code is not None else None
+
+    def recommend(self, record: PatientRecord, report: ValidationReport | None = None,
+                  jurisdiction: str | None = None) -> Outcome:
         report = report or self.validate(record)
         if not report.conforms:
             return Outcome(report, None)
+        if jurisdiction is None:  # the record's own (mkg:careJurisdiction), when it names one
+            jurisdiction = next((t.object.value for t in record.triples if t.subject == record.iri
+                                 and t.predicate.value == str(MKG.careJurisdiction)), None)
         with self.derived(record) as patient:
             options = {"prefixes": PREFIXES, "use_default_graph_as_union": True,
                        "substitutions": {ox.Variable("patient"): patient}}
@@ -200,14 +221,48 @@ class Recommender:
             }
             self._timed("query history", t0)
         t0 = time.perf_counter()
-        result = self._assemble(record, derived, verdicts, partners, cautions, care, report, history)
+        result = self._assemble(record, derived, verdicts, partners, cautions, care, report, history, jurisdiction)
         result["graphVersion"] = self.graph_version.as_json()  # which graph answered, so a user can pin it
         self._timed("assemble JSON", t0)
         return Outcome(report, result)
 
     # -- output (contract section 6) ---------------------------------------------------
 
-    def _assemble(self, record, derived, verdicts, partners, cautions, care, report, history=None) -> dict[str, Any]:
+    def _preference(self, regimen: str, recommendations: list[str]) -> dict[str, Any]:
+        """The best preference any supporting recommendation gives the regimen, and its basis."""
+        rows = [self.preference[(rec, regimen)] for rec in recommendations if (rec, regimen) in self.preference]
+        if not rows:
+            return {"preference": "not ranked", "preferenceBasis": None, "preferenceFrom": None}
+        keys = self._notation_keys
+        best = min(rows, key=lambda r: (PREFERENCE_ORDER.index(r["preference"]),
+                                        keys.get(r["recommendation"], _notation_key({}))))
+        return {"preference": best["preference"], "preferenceBasis": best["basis"],
+                "preferenceFrom": best["recommendation"]}
+
+    def _availability(self, regimen: str, place: dict[str, Any] | None) -> dict[str, Any]:
+        """Every regulatory status the graph records for the regimen, and, for the jurisdiction asked
+        for, whether it is approved there, approved elsewhere only, or not recorded (never guessed)."""
+        statuses = self.statuses.get(regimen, [])
+        out: dict[str, Any] = {"regulatoryStatus": statuses}
+        if place is not None:
+            here = [s for s in statuses if s["jurisdiction"] == place["code"]]
+            elsewhere = [s["jurisdiction"] for s in statuses if s["jurisdiction"] != place["code"] and s["status"] == "approved"]
+            if here:
+                state = here[0]["status"]
+            elif elsewhere:
+                state = "approved elsewhere"
+            else:
+                state = "not recorded"
+            out["availability"] = {
+                "jurisdiction": place["code"], "status": state,
+                "availableThere": True if state == "approved" else (False if here else None),
+                "date": here[0]["date"] if here else None,
+                "source": here[0]["source"] if here else None,
+                "approvedIn": sorted(elsewhere)}
+        return out
+
+    def _assemble(self, record, derived, verdicts, partners, cautions, care, report, history=None,
+                  jurisdiction=None) -> dict[str, Any]:
         history = history or {"currentLine": [], "toxicity": [], "targets": []}
         per_pair: dict[tuple[str, str], list[dict[str, Any]]] = {pair: [] for pair in self.pairs}
         for row in verdicts:
@@ -254,6 +309,11 @@ class Recommender:
                     caution_map.setdefault((rec, regimen), []).extend(
                         (row["text"][:1].upper() + row["text"][1:] + ". " + (row.get("fallback") or "")).strip()
                         for row in rows)
+        place = self.jurisdiction_of(jurisdiction)
+        warnings = [i.message for i in report.issues if i.severity != "violation"]
+        if jurisdiction is not None and place is None:
+            warnings.append(f"jurisdiction {str(jurisdiction)[:20]!r} is not one the graph records "
+                            f"({', '.join(sorted(self.jurisdictions))}): availability is not shown")
         recommended, not_recommended = [], []
         keys = self._notation_keys
         unknown_key = _notation_key({})
@@ -279,6 +339,8 @@ class Recommender:
                     "because": because,
                     "cautions": _unique(c for e in entries for c in caution_map.get((e[0], regimen), [])),
                 })
+                item.update(self._preference(regimen, [e[0] for e in entries]))
+                item.update(self._availability(regimen, place))
                 recommended.append(item)
             else:
                 item = dict(base)
@@ -286,7 +348,8 @@ class Recommender:
                     "no recommendation of the guideline covers this patient for this regimen"]
                 not_recommended.append(item)
 
-        recommended.sort(key=lambda i: (keys.get(i["recommendation"], unknown_key), i["label"]))
+        recommended.sort(key=lambda i: (PREFERENCE_ORDER.index(i["preference"]),
+                                        keys.get(i["preferenceFrom"] or i["recommendation"], unknown_key), i["label"]))
         as_of = derived.get("asOf")
         offered = {item["regimen"] for item in recommended}
         supporting = {rec for item in recommended for rec in item["recommendations"]}
@@ -330,9 +393,13 @@ class Recommender:
             "recommended": recommended,
             "notRecommended": not_recommended,
             "supportiveCare": list(care_items.values()) if recommended else [],
-            "warnings": [i.message for i in report.issues if i.severity != "violation"],
+            "optionOrder": self.option_order,
+            "jurisdiction": None if place is None else {k: place[k] for k in ("code", "label", "regulator")},
+            "warnings": warnings,
         }
 
+
+PREFERENCE_ORDER = ("preferred", "alternative", "not ranked")
 
 _DERIVED = ("priorLines", "months", "asOf", "antiCD38Status", "highRisk", "frailty", "exposed", "refractory")
 
@@ -456,12 +523,21 @@ def render_text(result: dict[str, Any]) -> str:
                      + (", progressed on it or refractory" if t["progressedOrRefractory"] else ""))
     lines += [
         "",
-        "Recommended:",
+        "Recommended" + (f" (availability in {result['jurisdiction']['label']})" if result.get("jurisdiction") else "") + ":",
     ]
     for item in result["recommended"]:
         tag = " [rechallenge]" if item.get("rechallenge") else ""
         lines.append(f"  {item['label']} ({', '.join(item['components'])}){tag}"
-                     f" - {item['recommendation'].rsplit('/', 1)[-1]}, {item['evidenceStatus']}, {item['strength']}")
+                     f" - {item.get('preference', 'not ranked')}, {item['recommendation'].rsplit('/', 1)[-1]},"
+                     f" {item['evidenceStatus']}, {item['strength']}")
+        if item.get("availability"):
+            a = item["availability"]
+            where = f" (approved in {', '.join(a['approvedIn'])})" if a.get("approvedIn") and a["status"] != "approved" else ""
+            lines.append(f"      in {a['jurisdiction']}: {a['status']}{where}" + (f", {a['date']}" if a.get("date") else ""))
+        elif item.get("regulatoryStatus"):
+            lines.append("      approved in: " + ", ".join(
+                f"{s['jurisdiction']}" + (f" ({s['date']})" if s.get("date") else "") for s in item["regulatoryStatus"]
+                if s["status"] == "approved"))
         for text in item["because"]:
             lines.append(f"      because: {text}")
         for text in item["cautions"]:

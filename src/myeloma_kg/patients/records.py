@@ -87,7 +87,7 @@ class PatientRecord:
 # other key is named in a warning, never ignored without a word.
 RECORD_KEYS = frozenset({"@context", "id", "age", "asOf", "ecog", "frailty", "imwgFrailty", "charlson", "adl", "iadl",
                          "creatinineClearance", "cytogenetics", "extramedullaryDisease", "dialysis", "cardiacHistory",
-                         "sameTargetReason", "therapyLines"})
+                         "sameTargetReason", "therapyLines", "jurisdiction"})
 LINE_KEYS = frozenset({"line", "drugs", "start", "end", "progressionDate", "bestResponse", "stopReason", "toxicity", "toxicities",
                        "sameTargetReason"})
 EXPOSURE_KEYS = frozenset({"drug", "start", "end"})
@@ -171,6 +171,8 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
                                                  if isinstance(line, dict)]
     for reason in dict.fromkeys(r for r in reasons if r is not None and not isinstance(r, (dict, list))):
         add(patient, "sameTargetReason", text_literal(reason))
+    if data.get("jurisdiction") is not None:
+        add(patient, "careJurisdiction", text_literal(data["jurisdiction"]))
     cardiac = data.get("cardiacHistory")
     if isinstance(cardiac, list):  # the conditions themselves: history is true when any is named
         add(patient, "cardiacHistory", literal(bool(cardiac), "boolean"))

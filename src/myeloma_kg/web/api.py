@@ -122,10 +122,11 @@ def _patient(action: str):
     if not text.strip():
         raise UnreadableRecord("the request has no body: send a patient record")
     as_of = _as_of_parameter()
+    jurisdiction = _jurisdiction_parameter()
     if _flag("strict"):
         _refuse_unknown_keys(text)
     # an unreadable body, or one over a limit, is answered by the app's error handler (400, 413, 422)
-    return run_patient(PatientJob(action, text, content_type=request.mimetype, as_of=as_of))
+    return run_patient(PatientJob(action, text, content_type=request.mimetype, as_of=as_of, jurisdiction=jurisdiction))
 
 
 def _flag(name: str) -> bool:
@@ -145,6 +146,19 @@ def _as_of_parameter() -> dt.date | None:
     if found is None:
         raise RequestError(400, "'asOf' is the date the record is read at, written YYYY-MM-DD and given once")
     return found
+
+
+def _jurisdiction_parameter() -> str | None:
+    """``?jurisdiction=JP``: whose approvals the answer marks for each option (a code the graph records)."""
+    values = request.args.getlist("jurisdiction")
+    if not values:
+        return None
+    code = values[0].strip().upper() if len(values) == 1 else ""
+    codes = current_app.extensions["recommender"].jurisdictions
+    if code not in codes:
+        raise RequestError(400, "'jurisdiction' is the code of one jurisdiction the graph records, given once: "
+                                + ", ".join(sorted(codes)))
+    return code
 
 
 def _refuse_unknown_keys(text: str) -> None:

@@ -103,7 +103,16 @@ def check_request(body: Any, service_id: str) -> dict[str, Any]:
         raise CdsRequestError(400, "fhirServer must be a URL")
     return {"hookInstance": instance, "patientId": context["patientId"], "prefetch": prefetch,
             "fhirServer": fhir_server, "fhirAuthorization": body.get("fhirAuthorization"),
-            "asOf": _context_date(context.get("asOf"))}
+            "asOf": _context_date(context.get("asOf")), "jurisdiction": _context_jurisdiction(context.get("jurisdiction"))}
+
+
+def _context_jurisdiction(value: Any) -> str | None:
+    """``context.jurisdiction``: the code (JP, US, EU...) whose approvals the cards mark, when given."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 8:
+        raise CdsRequestError(400, "context.jurisdiction is the code of a jurisdiction, such as JP or US")
+    return value.strip().upper()
 
 
 def _context_date(value: Any) -> dt.date | None:

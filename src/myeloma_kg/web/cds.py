@@ -131,7 +131,8 @@ def call(service_id: str):
         raise CdsRequestError(412, f"the prefetch lacks {', '.join(missing)}, and {_refusal(wanted)}: send them as prefetch")
     bundle = bundle_of(prefetch, wanted["patientId"])
     # in a patient worker, like /api/recommend; unreadable FHIR, or over a limit: 400, 413 or 422 by the app's handler
-    outcome = run_patient(PatientJob("recommend", json.dumps(bundle), content_type=FHIR_JSON, as_of=wanted["asOf"]))
+    outcome = run_patient(PatientJob("recommend", json.dumps(bundle), content_type=FHIR_JSON, as_of=wanted["asOf"],
+                                     jurisdiction=wanted.get("jurisdiction")))
     return jsonify(cards=cards_for(outcome, wanted["hookInstance"], public_base(),
                                    current_app.extensions["graph_version"]))
 

@@ -333,7 +333,9 @@ def patient():
     if "csrf_token" not in session:
         session["csrf_token"] = secrets.token_urlsafe(32)
     context = {"csrf_token": session["csrf_token"], "record": "", "as_of": dt.date.today().isoformat(),
-               "error": None, "report": None, "result": None, "examples": _patient_examples()}
+               "error": None, "report": None, "result": None, "examples": _patient_examples(),
+               "jurisdictions": sorted(current_app.extensions["recommender"].jurisdictions.values(), key=lambda j: j["label"]),
+               "jurisdiction": ""}
     if request.method == "GET":
         return render_template("patient.html", **context)
     if not secrets.compare_digest(request.form.get("csrf_token", ""), session["csrf_token"]):
@@ -354,8 +356,13 @@ def patient():
         context["error"] = "The as-of date must be written YYYY-MM-DD."
         return render_template("patient.html", **context), 400
     content_type = "text/turtle" if upload and upload.filename and upload.filename.endswith(".ttl") else None
+    jurisdiction = (request.form.get("jurisdiction") or "").strip().upper() or None
+    if jurisdiction is not None and jurisdiction not in current_app.extensions["recommender"].jurisdictions:
+        context["error"] = "Choose a jurisdiction from the list, or none."
+        return render_template("patient.html", **context), 400
+    context["jurisdiction"] = jurisdiction or ""
     try:
-        outcome = run_patient(PatientJob("recommend", text, content_type=content_type, as_of=as_of))
+        outcome = run_patient(PatientJob("recommend", text, content_type=content_type, as_of=as_of, jurisdiction=jurisdiction))
     except UnreadableRecord as exc:  # not a record, or over a limit (400, 413, 422)
         context["error"] = str(exc)
         return render_template("patient.html", **context), exc.status

@@ -148,6 +148,9 @@ class MKG(DefinedNamespace):
     Intravenous: URIRef
     LaterRelapse: URIRef
     LenalidomideRegimen: URIRef
+    LimitApplicationScheme: URIRef
+    LimitCaution: URIRef
+    LimitExclusion: URIRef
     LineContextScheme: URIRef
     LowCertainty: URIRef
     MRDNegativeCR: URIRef
@@ -206,6 +209,7 @@ class MKG(DefinedNamespace):
     Regimen: URIRef
     RegimenCondition: URIRef
     RegimenEligibility: URIRef
+    RegimenEvidence: URIRef
     RegimenPartnerCriterion: URIRef
     Required: URIRef
     ResponseCR: URIRef
@@ -359,7 +363,9 @@ class MKG(DefinedNamespace):
     evaluates: URIRef
     evidenceCertainty: URIRef
     evidenceNote: URIRef
+    evidenceRegimen: URIRef
     evidenceStatus: URIRef
+    evidenceStudy: URIRef
     experimentalArm: URIRef
     experimentalArmSize: URIRef
     experimentalNotReached: URIRef
@@ -386,6 +392,7 @@ class MKG(DefinedNamespace):
     hasPhase: URIRef
     hasRecommendation: URIRef
     hasRegimenCondition: URIRef
+    hasRegimenEvidence: URIRef
     hasReview: URIRef
     hasState: URIRef
     hasTherapyLine: URIRef
@@ -402,6 +409,8 @@ class MKG(DefinedNamespace):
     journal: URIRef
     judgementReason: URIRef
     lacksState: URIRef
+    limitAdvice: URIRef
+    limitApplication: URIRef
     lineContext: URIRef
     lineNumber: URIRef
     maxCycles: URIRef

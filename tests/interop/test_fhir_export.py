@@ -87,7 +87,7 @@ def test_every_r4_resource_validates_against_hl7s_r4_json_schema(r4):
         assert r4_schema_problems(resource) == [], f"{resource['resourceType']}/{resource['id']}"
     assert r4_schema_problems({k: v for k, v in r4.bundle.items() if k != "entry"}) == []
     assert {r["resourceType"] for r in r4.resources()} == {"PlanDefinition", "ActivityDefinition"}
-    assert len(r4.resources("PlanDefinition")) == 18
+    assert len(r4.resources("PlanDefinition")) == 19
 
 
 def test_the_r4_schema_is_hl7s_and_refuses_what_r4_refuses(r4):
@@ -145,7 +145,7 @@ def test_counts_per_type_are_the_graphs(kg, r5, r4):
         { ?x mkg:hazardRatio ?v } UNION { ?x mkg:riskRatio ?v } UNION { ?x mkg:experimentalValue ?v }
         UNION { ?x mkg:comparatorValue ?v } }""")
     publications = {fhir_id(r["x"]) for r in kg.select("SELECT ?x WHERE { ?x a mkg:Publication }")}
-    assert len(recommendations) == 18
+    assert len(recommendations) == 19
     assert set(_by_id(r5, "PlanDefinition")) == recommendations
     assert set(_by_id(r5, "ArtifactAssessment")) == {f"{r}-rating" for r in recommendations}
     assert set(_by_id(r5, "ActivityDefinition")) == regimens

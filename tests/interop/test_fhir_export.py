@@ -151,9 +151,9 @@ def test_counts_per_type_are_the_graphs(kg, r5, r4):
     assert set(_by_id(r5, "ActivityDefinition")) == regimens
     assert set(_by_id(r5, "Evidence")) == outcomes
     assert set(_by_id(r5, "Citation")) == publications
-    assert r5.counts() == {"PlanDefinition": 18, "ActivityDefinition": len(regimens), "ArtifactAssessment": 18,
+    assert r5.counts() == {"PlanDefinition": 19, "ActivityDefinition": len(regimens), "ArtifactAssessment": 19,
                            "Evidence": len(outcomes), "Citation": len(publications)}
-    assert r4.counts() == {"PlanDefinition": 18, "ActivityDefinition": len(regimens)}
+    assert r4.counts() == {"PlanDefinition": 19, "ActivityDefinition": len(regimens)}
     assert set(_by_id(r4, "PlanDefinition")) == recommendations
 
 
@@ -362,7 +362,7 @@ def test_the_command_writes_a_valid_bundle(tmp_path):
         out = tmp_path / f"bundle-{version}.json"
         result = runner.invoke(main, ["fhir", "export", "--fhir-version", version, "--output", str(out)])
         assert result.exit_code == 0, result.output
-        assert "18 PlanDefinition" in result.output
+        assert "19 PlanDefinition" in result.output
         bundle = json.loads(out.read_text(encoding="utf-8"))
         assert len({e["resource"]["resourceType"] for e in bundle["entry"]}) == types
         assert bundle_problems(bundle, version) == []

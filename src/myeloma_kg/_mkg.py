@@ -153,6 +153,9 @@ class MKG(DefinedNamespace):
     Jurisdiction: URIRef
     LaterRelapse: URIRef
     LenalidomideRegimen: URIRef
+    LimitApplicationScheme: URIRef
+    LimitCaution: URIRef
+    LimitExclusion: URIRef
     LineContextScheme: URIRef
     LowCertainty: URIRef
     MRDNegativeCR: URIRef
@@ -212,6 +215,7 @@ class MKG(DefinedNamespace):
     Regimen: URIRef
     RegimenCondition: URIRef
     RegimenEligibility: URIRef
+    RegimenEvidence: URIRef
     RegimenPartnerCriterion: URIRef
     RegulatoryStatus: URIRef
     Required: URIRef
@@ -378,7 +382,9 @@ class MKG(DefinedNamespace):
     evaluates: URIRef
     evidenceCertainty: URIRef
     evidenceNote: URIRef
+    evidenceRegimen: URIRef
     evidenceStatus: URIRef
+    evidenceStudy: URIRef
     experimentalArm: URIRef
     experimentalArmSize: URIRef
     experimentalNotReached: URIRef
@@ -405,6 +411,7 @@ class MKG(DefinedNamespace):
     hasPhase: URIRef
     hasRecommendation: URIRef
     hasRegimenCondition: URIRef
+    hasRegimenEvidence: URIRef
     hasReview: URIRef
     hasState: URIRef
     hasTherapyLine: URIRef
@@ -423,6 +430,8 @@ class MKG(DefinedNamespace):
     judgementReason: URIRef
     jurisdiction: URIRef
     lacksState: URIRef
+    limitAdvice: URIRef
+    limitApplication: URIRef
     lineContext: URIRef
     lineNumber: URIRef
     matchesToxicityRule: URIRef

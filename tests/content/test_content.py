@@ -22,18 +22,18 @@ def test_content_counts(kg, pattern, minimum):
     assert count(kg, pattern) >= minimum
 
 
-def test_recommendations_r1_to_r18_are_flagged_reconstructed(kg):
+def test_recommendations_r1_to_r19_are_flagged_reconstructed(kg):
     rows = kg.select("""
         SELECT ?notation ?status WHERE {
           ?r a mkg:Recommendation ; skos:notation ?notation ; mkg:evidenceStatus ?status }""")
-    assert {r["notation"] for r in rows} == {f"R{i}" for i in range(1, 19)}
+    assert {r["notation"] for r in rows} == {f"R{i}" for i in range(1, 20)}
     assert {r["status"] for r in rows} == {"https://w3id.org/myeloma-kg/ontology#Reconstructed"}
 
 
 def test_reconstructed_content_can_be_filtered_out(run_query):
     verified = run_query("recommendations-by-topic", evidenceStatus="mkg:VerifiedFromSource")
     assert verified == []
-    assert len(run_query("recommendations-by-topic")) == 18
+    assert len(run_query("recommendations-by-topic")) == 19
 
 
 def test_every_fact_node_says_whether_it_was_verified(kg):

@@ -74,3 +74,29 @@ def test_every_verified_fact_has_a_source_note(kg, settings):
     from myeloma_kg.content.checks import check_queries
     findings = [f for f in check_queries(kg, settings.checks_dir)[0] if f.rule.startswith("verified-without-source")]
     assert findings == []
+
+
+def test_limits_say_how_they_apply_and_unverified_figures_never_exclude(kg):
+    rows = kg.select("""
+        SELECT ?e ?app ?status WHERE { ?e a mkg:RegimenEligibility ; mkg:limitApplication ?app ; mkg:evidenceStatus ?status }""")
+    assert len(rows) >= 40
+    caution = [r for r in rows if r["app"] == MKG + "LimitCaution"]
+    assert caution and all(r["status"] == MKG + "UnverifiedFromMemory" for r in caution)
+    # every regimen a recommendation names that has a randomised trial carries an ECOG limit, or is listed as not encoded
+    with_ecog = {r["regimen"][len(R):] for r in kg.select("""
+        SELECT ?regimen WHERE { ?e a mkg:RegimenEligibility ; mkg:eligibilityRegimen ?regimen ;
+                                   mkg:appliesWhen/mkg:quantity mkg:ecog }""")}
+    assert {"DRd", "DVd", "DKd", "DKdWeekly", "DPd", "IsaPd", "IsaKd", "TecDara", "TalD", "TalDP", "CiltaCel", "IdeCel",
+            "TecMono", "ElraMono", "TalMono", "LinvoMono", "SVd", "Sd", "BVd", "BPd", "VenVd", "VenD",
+            "KRd", "IRd", "ERd"} <= with_ecog
+
+
+def test_dexamethasone_caution_names_only_weekly_40_mg_regimens(kg):
+    rows = kg.select("""
+        SELECT ?regimen (SAMPLE(?dose) AS ?d) WHERE {
+          <https://w3id.org/myeloma-kg/caution/dexamethasone-20mg-age-75> mkg:cautionRegimen ?regimen .
+          OPTIONAL { ?regimen mkg:hasDosingSchedule ?s . ?s mkg:scheduleDrug <https://w3id.org/myeloma-kg/drug/dexamethasone> ;
+                                                        mkg:dose ?dose ; mkg:hasPhase/mkg:frequency mkg:Weekly } } GROUP BY ?regimen""")
+    scheduled = {r["regimen"][len(R):]: r["d"] for r in rows}
+    assert "DVd" not in scheduled and "IsaKd" not in scheduled and "SVd" not in scheduled
+    assert all(float(d) == 40.0 for reg, d in scheduled.items() if d is not None), scheduled

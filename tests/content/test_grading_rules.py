@@ -65,7 +65,7 @@ def test_each_grade_domain_needs_its_reason(domain, harness, tmp_path):
 
 def test_the_shipped_recommendations_are_ungraded_drafts(run_query):
     rows = run_query("recommendation-grading")
-    assert len(rows) == 18
+    assert len(rows) == 19
     for row in rows:
         assert row["reviewState"].endswith("#DraftState"), row
         assert row["evidenceStatus"].endswith("#Reconstructed")

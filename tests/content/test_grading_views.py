@@ -38,7 +38,7 @@ def cited_outcomes(graph, rec: str) -> set[str]:
 
 def test_filter_by_review_state_on_the_shipped_graph(run_query):
     drafts = run_query("recommendation-grading", reviewState="mkg:DraftState")
-    assert sorted(r["notation"] for r in drafts) == sorted(f"R{i}" for i in range(1, 19))
+    assert sorted(r["notation"] for r in drafts) == sorted(f"R{i}" for i in range(1, 20))
     assert run_query("recommendation-grading", reviewState="mkg:ApprovedState") == []
     assert run_query("recommendation-grading", reviewState="mkg:ReviewedState") == []
 
@@ -52,11 +52,11 @@ def test_filter_by_review_state_and_certainty_finds_the_approved_fixture(approve
     assert row["evidenceCertaintyLabel"] == "low certainty"
     assert (row["citedOutcomes"], row["assessedOutcomes"]) == (1, 1)
     drafts = run(approved_kg, catalog, "recommendation-grading", reviewState="mkg:DraftState")
-    assert len(drafts) == 18 and REC + "TEST-approved" not in {r["recommendation"] for r in drafts}
+    assert len(drafts) == 19 and REC + "TEST-approved" not in {r["recommendation"] for r in drafts}
     low = run(approved_kg, catalog, "recommendation-grading", evidenceCertainty="mkg:LowCertainty")
     assert [r["recommendation"] for r in low] == [REC + "TEST-approved"]
     assert run(approved_kg, catalog, "recommendation-grading", evidenceCertainty="mkg:HighCertainty") == []
-    assert len(run(approved_kg, catalog, "recommendation-grading")) == 19
+    assert len(run(approved_kg, catalog, "recommendation-grading")) == 20
 
 
 def test_a_review_state_that_is_not_an_iri_is_refused(catalog):

@@ -87,7 +87,7 @@ def test_every_r4_resource_validates_against_hl7s_r4_json_schema(r4):
         assert r4_schema_problems(resource) == [], f"{resource['resourceType']}/{resource['id']}"
     assert r4_schema_problems({k: v for k, v in r4.bundle.items() if k != "entry"}) == []
     assert {r["resourceType"] for r in r4.resources()} == {"PlanDefinition", "ActivityDefinition"}
-    assert len(r4.resources("PlanDefinition")) == 18
+    assert len(r4.resources("PlanDefinition")) == 19
 
 
 def test_the_r4_schema_is_hl7s_and_refuses_what_r4_refuses(r4):
@@ -145,15 +145,15 @@ def test_counts_per_type_are_the_graphs(kg, r5, r4):
         { ?x mkg:hazardRatio ?v } UNION { ?x mkg:riskRatio ?v } UNION { ?x mkg:experimentalValue ?v }
         UNION { ?x mkg:comparatorValue ?v } }""")
     publications = {fhir_id(r["x"]) for r in kg.select("SELECT ?x WHERE { ?x a mkg:Publication }")}
-    assert len(recommendations) == 18
+    assert len(recommendations) == 19
     assert set(_by_id(r5, "PlanDefinition")) == recommendations
     assert set(_by_id(r5, "ArtifactAssessment")) == {f"{r}-rating" for r in recommendations}
     assert set(_by_id(r5, "ActivityDefinition")) == regimens
     assert set(_by_id(r5, "Evidence")) == outcomes
     assert set(_by_id(r5, "Citation")) == publications
-    assert r5.counts() == {"PlanDefinition": 18, "ActivityDefinition": len(regimens), "ArtifactAssessment": 18,
+    assert r5.counts() == {"PlanDefinition": 19, "ActivityDefinition": len(regimens), "ArtifactAssessment": 19,
                            "Evidence": len(outcomes), "Citation": len(publications)}
-    assert r4.counts() == {"PlanDefinition": 18, "ActivityDefinition": len(regimens)}
+    assert r4.counts() == {"PlanDefinition": 19, "ActivityDefinition": len(regimens)}
     assert set(_by_id(r4, "PlanDefinition")) == recommendations
 
 
@@ -362,7 +362,7 @@ def test_the_command_writes_a_valid_bundle(tmp_path):
         out = tmp_path / f"bundle-{version}.json"
         result = runner.invoke(main, ["fhir", "export", "--fhir-version", version, "--output", str(out)])
         assert result.exit_code == 0, result.output
-        assert "18 PlanDefinition" in result.output
+        assert "19 PlanDefinition" in result.output
         bundle = json.loads(out.read_text(encoding="utf-8"))
         assert len({e["resource"]["resourceType"] for e in bundle["entry"]}) == types
         assert bundle_problems(bundle, version) == []

@@ -58,7 +58,7 @@ def test_search_gives_every_resource_of_the_type(client, export, resource_type):
 
 def test_plan_definitions_are_the_18_recommendations(client, kg):
     count = kg.select("SELECT (COUNT(?r) AS ?n) WHERE { ?r a mkg:Recommendation }")[0]["n"]
-    assert _fhir(client.get("/fhir/PlanDefinition"))["total"] == count == 18
+    assert _fhir(client.get("/fhir/PlanDefinition"))["total"] == count == 19
 
 
 def test_read_one_resource(client, export):

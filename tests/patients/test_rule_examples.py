@@ -141,3 +141,34 @@ def test_text_heading_fits_the_care_offered(outcome):
     text = render_text(outcome("bispecific-crs-care.json"))
     assert "Supportive care and next steps with the options offered:" in text
     assert "anti-CD38 regimen:" not in text
+
+
+@pytest.mark.parametrize("name", _aspect("cautionsAbsentFor"))
+def test_cautions_absent_for_named_regimens(outcome, name):
+    items = {i["regimen"].rsplit("/", 1)[1]: i for i in outcome(name)["recommended"]}
+    for regimen, texts in CASES[name]["ruleDetails"]["cautionsAbsentFor"].items():
+        for text in texts:
+            assert not any(text in c for c in items[regimen]["cautions"]), (regimen, text)
+
+
+@pytest.mark.parametrize("name", _aspect("evidenceExactly"))
+def test_rechallenge_option_cites_exactly_its_own_evidence(outcome, name):
+    items = {i["regimen"].rsplit("/", 1)[1]: i for i in outcome(name)["recommended"]}
+    for regimen, studies in CASES[name]["ruleDetails"]["evidenceExactly"].items():
+        assert {e["trial"] for e in items[regimen]["evidence"]} == {T + s for s in studies}, regimen
+
+
+def test_verified_limit_excludes_and_recalled_limit_cautions_naming_the_trial(outcome):
+    result = outcome("ecog2-bispecific-caution.json")
+    excluded = {i["regimen"].rsplit("/", 1)[1]: i for i in result["notRecommended"]}
+    offered = {i["regimen"].rsplit("/", 1)[1]: i for i in result["recommended"]}
+    assert any("(limit of CARTITUDE-4)" in r for r in excluded["CiltaCel"]["reasons"])
+    assert not any("CARTITUDE-1" in r for r in excluded["CiltaCel"]["reasons"] if "ECOG" in r)
+    assert any("(limit of MajesTEC-1, applied as a caution)" in c for c in offered["TecMono"]["cautions"])
+    assert not any("applied as a caution" in c for c in offered["ElraMono"]["cautions"])
+
+
+def test_rechallenge_of_dara_regimens_no_longer_cites_majestec3(outcome):
+    items = {i["regimen"].rsplit("/", 1)[1]: i for i in outcome("dara-refractory-long-ago.json")["recommended"]}
+    assert T + "NCT05083169" not in {e["trial"] for e in items["DVd"]["evidence"]}
+    assert {T + "souren-2025-retreatment", T + "danish-dara-cohort"} <= {e["trial"] for e in items["DVd"]["evidence"]}

@@ -39,10 +39,12 @@ class MKG(DefinedNamespace):
     Allowed: URIRef
     AllowedIfNotRefractory: URIRef
     AnalysisScheme: URIRef
+    Anthracycline: URIRef
     AntiCD38Antibody: URIRef
     AntiCD38Recommendation: URIRef
     AntiCD38Regimen: URIRef
     AntibodyDrugConjugate: URIRef
+    Antimetabolite: URIRef
     AnyInfection: URIRef
     AnyOfCriterion: URIRef
     ApprovedState: URIRef
@@ -111,6 +113,7 @@ class MKG(DefinedNamespace):
     EligibilityFact: URIRef
     EligibilityPolicyScheme: URIRef
     EndpointScheme: URIRef
+    Epipodophyllotoxin: URIRef
     Every2Weeks: URIRef
     Every3Weeks: URIRef
     Every4Weeks: URIRef
@@ -129,8 +132,10 @@ class MKG(DefinedNamespace):
     Grade3PlusAdverseEvent: URIRef
     GradeDomainScheme: URIRef
     Guideline: URIRef
+    HDACInhibitor: URIRef
     HeavilyPretreated: URIRef
     HighCertainty: URIRef
+    HighDoseTherapyWithAutologousTransplant: URIRef
     Hyaluronidase: URIRef
     IMSIMWG2025HighRisk: URIRef
     IMWG2016HighRisk: URIRef
@@ -185,6 +190,7 @@ class MKG(DefinedNamespace):
     Phase2: URIRef
     Phase3: URIRef
     Phase3Trial: URIRef
+    PlatinumCompound: URIRef
     Pneumonia: URIRef
     Points: URIRef
     PomalidomideRegimen: URIRef
@@ -275,6 +281,7 @@ class MKG(DefinedNamespace):
     VerifiedFromSource: URIRef
     VeryLowCertainty: URIRef
     VerySeriousConcern: URIRef
+    VincaAlkaloid: URIRef
     WeakRecommendation: URIRef
     Weekly: URIRef
     Wikidata: URIRef

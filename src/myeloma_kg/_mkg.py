@@ -373,6 +373,7 @@ class MKG(DefinedNamespace):
     experimentalValue: URIRef
     exposedTo: URIRef
     exposureDrug: URIRef
+    exposureDrugText: URIRef
     extramedullaryDisease: URIRef
     failsCriterion: URIRef
     followUpMonths: URIRef

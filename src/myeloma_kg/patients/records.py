@@ -215,8 +215,11 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
             add(node, "hasExposure", exposure)
             out.append(ox.Triple(exposure, RDF_TYPE, m("DrugExposure")))
             name = entry.get("drug") if isinstance(entry, dict) else entry
-            drug = drug_term(vocabulary, name)
-            add(exposure, "exposureDrug", drug)
+            agent = unknown_agent(vocabulary, name)
+            if agent is not None:  # kept by its name, counted for no drug or class (the shapes warn)
+                add(exposure, "exposureDrugText", ox.Literal(agent))
+            else:
+                add(exposure, "exposureDrug", drug_term(vocabulary, name))
             if isinstance(name, (str, int)):
                 out.append(ox.Triple(exposure, RDFS_LABEL, ox.Literal(str(name))))
             own = entry if isinstance(entry, dict) else {}
@@ -224,6 +227,32 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
                 if own.get(key) is not None:  # otherwise the line's dates apply
                     add(exposure, prop, literal(own[key], "date"))
     return PatientRecord(patient, out, "json", pid, notes=[("warning", w) for w in warnings])
+
+
+# An agent the graph does not know (an investigational drug: "mezigdomide", "ABC-123") is kept by its
+# name when the name looks like one: a text of AGENT_NAME_CHARS characters, at least one of them a
+# letter.  A number or a code (an RXCUI the graph lacks), an empty or a longer text, a regimen's name ("IsaPd":
+# a line lists the regimen's drugs) and a near miss of a known drug ("carfilzomab", which would
+# otherwise hide a carfilzomib exposure) stay unknown drugs, which the shapes refuse.
+AGENT_NAME_CHARS = range(5, 81)
+# a code the graph lacks, as the FHIR reader names it ("RxNorm code 99999999", "system|code"): a code, not a name
+CODE_LIKE = re.compile(r"\||://|^rxnorm code ", re.IGNORECASE)
+NEAR_MISS = 0.85  # difflib ratio from which a name is taken for a misspelt known drug
+
+
+def unknown_agent(vocabulary: Vocabulary, name: Any) -> str | None:
+    """The name of an agent the graph does not know, to be kept as written; None for a known drug
+    and for anything that is not taken for a drug's name."""
+    if not isinstance(name, str) or vocabulary.lookup("drug", name):
+        return None
+    text = " ".join(name.split())
+    if len(text) not in AGENT_NAME_CHARS or not any(ch.isalpha() for ch in text) or CODE_LIKE.search(text):
+        return None
+    if vocabulary.lookup("regimen", text):
+        return None
+    if difflib.get_close_matches(text.lower(), vocabulary.words.get("drug", {}).keys(), n=1, cutoff=NEAR_MISS):
+        return None
+    return text
 
 
 def drug_term(vocabulary: Vocabulary, name: Any) -> ox.NamedNode:

@@ -237,6 +237,9 @@ class MKG(DefinedNamespace):
     SelinexorRegimen: URIRef
     SeriousAdverseEvent: URIRef
     SeriousConcern: URIRef
+    SerologyNegative: URIRef
+    SerologyPositive: URIRef
+    SerologyResultScheme: URIRef
     SingleInfusion: URIRef
     SmallMolecule: URIRef
     StateCriterion: URIRef
@@ -297,11 +300,13 @@ class MKG(DefinedNamespace):
     allOf: URIRef
     allocationRatio: URIRef
     analysis: URIRef
+    antiHBc: URIRef
     anyOf: URIRef
     appliesWhen: URIRef
     asOfDate: URIRef
     assessedFor: URIRef
     assessesOutcome: URIRef
+    asthma: URIRef
     atcCode: URIRef
     atcEdition: URIRef
     author: URIRef
@@ -321,6 +326,7 @@ class MKG(DefinedNamespace):
     ciLevel: URIRef
     ciLower: URIRef
     ciUpper: URIRef
+    circulatingPlasmaCellsPercent: URIRef
     clinicalName: URIRef
     code: URIRef
     codeRelation: URIRef
@@ -335,6 +341,7 @@ class MKG(DefinedNamespace):
     conditionRegimen: URIRef
     confidence: URIRef
     confidenceNote: URIRef
+    copd: URIRef
     countries: URIRef
     creatinineClearance: URIRef
     criterionUnknown: URIRef
@@ -376,6 +383,7 @@ class MKG(DefinedNamespace):
     exposureDrugText: URIRef
     extramedullaryDisease: URIRef
     failsCriterion: URIRef
+    fev1PercentPredicted: URIRef
     followUpMonths: URIRef
     frailtyCategory: URIRef
     frequency: URIRef
@@ -398,6 +406,7 @@ class MKG(DefinedNamespace):
     hasState: URIRef
     hasTherapyLine: URIRef
     hazardRatio: URIRef
+    hbsAg: URIRef
     iadlScore: URIRef
     identifier: URIRef
     identifierPattern: URIRef
@@ -410,6 +419,7 @@ class MKG(DefinedNamespace):
     journal: URIRef
     judgementReason: URIRef
     lacksState: URIRef
+    ldhAboveUpperLimit: URIRef
     lineContext: URIRef
     lineNumber: URIRef
     maxCycles: URIRef
@@ -439,11 +449,13 @@ class MKG(DefinedNamespace):
     patientId: URIRef
     phase: URIRef
     phaseOrder: URIRef
+    plasmaCellLeukemia: URIRef
     pmcid: URIRef
     pmid: URIRef
     population: URIRef
     postdatesGuideline: URIRef
     preferredRegimen: URIRef
+    priorAllogeneicTransplant: URIRef
     priorLineCount: URIRef
     progressedAfter: URIRef
     progressionDate: URIRef

@@ -40,7 +40,7 @@ def m(name: str) -> ox.NamedNode:
 
 @dataclass
 class Vocabulary:
-    """Lower-case words to IRIs, by kind (drug, cytogenetics, response, stopReason, frailty)."""
+    """Lower-case words to IRIs, by kind (drug, regimen, cytogenetics, response, stopReason, serology, frailty)."""
 
     words: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -87,11 +87,14 @@ class PatientRecord:
 # other key is named in a warning, never ignored without a word.
 RECORD_KEYS = frozenset({"@context", "id", "age", "asOf", "ecog", "frailty", "imwgFrailty", "charlson", "adl", "iadl",
                          "creatinineClearance", "cytogenetics", "extramedullaryDisease", "dialysis", "cardiacHistory",
-                         "sameTargetReason", "therapyLines"})
+                         "sameTargetReason", "therapyLines", "priorAllogeneicTransplant", "plasmaCellLeukemia",
+                         "circulatingPlasmaCellsPercent", "ldhAboveUpperLimit", "hepatitisB", "fev1PercentPredicted",
+                         "copd", "asthma"})
 LINE_KEYS = frozenset({"line", "drugs", "start", "end", "progressionDate", "bestResponse", "stopReason", "toxicity",
                        "sameTargetReason"})
 EXPOSURE_KEYS = frozenset({"drug", "start", "end"})
 FRAILTY_KEYS = frozenset({"charlson", "adl", "iadl"})
+HEPATITIS_B_KEYS = frozenset({"hbsAg", "antiHBc"})
 UNKNOWN_KEY = "is not a key the program reads, so it was ignored"
 
 
@@ -110,6 +113,7 @@ def unknown_keys(data: dict[str, Any]) -> list[str]:
 
     check(data, RECORD_KEYS, "")
     check(data.get("imwgFrailty"), FRAILTY_KEYS, "imwgFrailty: ")
+    check(data.get("hepatitisB"), HEPATITIS_B_KEYS, "hepatitisB: ")
     for index, line in enumerate(data.get("therapyLines") or [], start=1):
         check(line, LINE_KEYS, f"therapy line {index}: ")
         for entry in (line.get("drugs") or []) if isinstance(line, dict) and isinstance(line.get("drugs"), list) else []:
@@ -143,7 +147,7 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
 
     ``as_of`` (a request's or the command line's date) wins over the record's own ``asOf``; without
     either the record is read as of today."""
-    for key, expected in (("therapyLines", list), ("cytogenetics", list), ("imwgFrailty", dict)):
+    for key, expected in (("therapyLines", list), ("cytogenetics", list), ("imwgFrailty", dict), ("hepatitisB", dict)):
         if key in data and data[key] is not None and not isinstance(data[key], expected):
             what = "a list" if expected is list else "an object"
             raise UnreadableRecord(f"'{key}' must be {what}")
@@ -161,9 +165,19 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
     for key, prop, kind in (("age", "age", "integer"), ("ecog", "ecog", "integer"),
                             ("creatinineClearance", "creatinineClearance", "decimal"),
                             ("extramedullaryDisease", "extramedullaryDisease", "boolean"),
-                            ("dialysis", "dialysis", "boolean")):
+                            ("dialysis", "dialysis", "boolean"),
+                            ("priorAllogeneicTransplant", "priorAllogeneicTransplant", "boolean"),
+                            ("plasmaCellLeukemia", "plasmaCellLeukemia", "boolean"),
+                            ("circulatingPlasmaCellsPercent", "circulatingPlasmaCellsPercent", "decimal"),
+                            ("ldhAboveUpperLimit", "ldhAboveUpperLimit", "boolean"),
+                            ("fev1PercentPredicted", "fev1PercentPredicted", "decimal"),
+                            ("copd", "copd", "boolean"), ("asthma", "asthma", "boolean")):
         if data.get(key) is not None:
             add(patient, prop, literal(data[key], kind))
+    for key, prop in (("hbsAg", "hbsAg"), ("antiHBc", "antiHBc")):  # positive or negative, words of the graph
+        value = (data.get("hepatitisB") or {}).get(key)
+        if value is not None:
+            add(patient, prop, term_or_word(vocabulary, "serology", value))
     reasons = [data.get("sameTargetReason")] + [line.get("sameTargetReason") for line in data.get("therapyLines") or []
                                                  if isinstance(line, dict)]
     for reason in dict.fromkeys(r for r in reasons if r is not None and not isinstance(r, (dict, list))):

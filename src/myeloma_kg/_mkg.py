@@ -39,10 +39,12 @@ class MKG(DefinedNamespace):
     Allowed: URIRef
     AllowedIfNotRefractory: URIRef
     AnalysisScheme: URIRef
+    Anthracycline: URIRef
     AntiCD38Antibody: URIRef
     AntiCD38Recommendation: URIRef
     AntiCD38Regimen: URIRef
     AntibodyDrugConjugate: URIRef
+    Antimetabolite: URIRef
     AnyInfection: URIRef
     AnyOfCriterion: URIRef
     ApprovalStateScheme: URIRef
@@ -115,6 +117,7 @@ class MKG(DefinedNamespace):
     EligibilityFact: URIRef
     EligibilityPolicyScheme: URIRef
     EndpointScheme: URIRef
+    Epipodophyllotoxin: URIRef
     Every2Weeks: URIRef
     Every3Weeks: URIRef
     Every4Weeks: URIRef
@@ -133,8 +136,10 @@ class MKG(DefinedNamespace):
     Grade3PlusAdverseEvent: URIRef
     GradeDomainScheme: URIRef
     Guideline: URIRef
+    HDACInhibitor: URIRef
     HeavilyPretreated: URIRef
     HighCertainty: URIRef
+    HighDoseTherapyWithAutologousTransplant: URIRef
     Hyaluronidase: URIRef
     IMSIMWG2025HighRisk: URIRef
     IMWG2016HighRisk: URIRef
@@ -194,6 +199,7 @@ class MKG(DefinedNamespace):
     Phase2: URIRef
     Phase3: URIRef
     Phase3Trial: URIRef
+    PlatinumCompound: URIRef
     Pneumonia: URIRef
     Points: URIRef
     PomalidomideRegimen: URIRef
@@ -242,6 +248,9 @@ class MKG(DefinedNamespace):
     SelinexorRegimen: URIRef
     SeriousAdverseEvent: URIRef
     SeriousConcern: URIRef
+    SerologyNegative: URIRef
+    SerologyPositive: URIRef
+    SerologyResultScheme: URIRef
     SingleInfusion: URIRef
     SmallMolecule: URIRef
     StateCriterion: URIRef
@@ -290,6 +299,7 @@ class MKG(DefinedNamespace):
     VerifiedFromSource: URIRef
     VeryLowCertainty: URIRef
     VerySeriousConcern: URIRef
+    VincaAlkaloid: URIRef
     WeakRecommendation: URIRef
     Weekly: URIRef
     Wikidata: URIRef
@@ -307,12 +317,14 @@ class MKG(DefinedNamespace):
     allOf: URIRef
     allocationRatio: URIRef
     analysis: URIRef
+    antiHBc: URIRef
     anyOf: URIRef
     appliesWhen: URIRef
     approvalState: URIRef
     asOfDate: URIRef
     assessedFor: URIRef
     assessesOutcome: URIRef
+    asthma: URIRef
     atcCode: URIRef
     atcEdition: URIRef
     attributedTo: URIRef
@@ -336,6 +348,7 @@ class MKG(DefinedNamespace):
     ciLevel: URIRef
     ciLower: URIRef
     ciUpper: URIRef
+    circulatingPlasmaCellsPercent: URIRef
     clinicalName: URIRef
     code: URIRef
     codeRelation: URIRef
@@ -351,6 +364,7 @@ class MKG(DefinedNamespace):
     confidence: URIRef
     confidenceNote: URIRef
     consequence: URIRef
+    copd: URIRef
     countries: URIRef
     creatinineClearance: URIRef
     criterionUnknown: URIRef
@@ -391,8 +405,10 @@ class MKG(DefinedNamespace):
     experimentalValue: URIRef
     exposedTo: URIRef
     exposureDrug: URIRef
+    exposureDrugText: URIRef
     extramedullaryDisease: URIRef
     failsCriterion: URIRef
+    fev1PercentPredicted: URIRef
     followUpMonths: URIRef
     frailtyCategory: URIRef
     frequency: URIRef
@@ -417,6 +433,7 @@ class MKG(DefinedNamespace):
     hasTherapyLine: URIRef
     hasToxicity: URIRef
     hazardRatio: URIRef
+    hbsAg: URIRef
     iadlScore: URIRef
     identifier: URIRef
     identifierPattern: URIRef
@@ -430,6 +447,7 @@ class MKG(DefinedNamespace):
     judgementReason: URIRef
     jurisdiction: URIRef
     lacksState: URIRef
+    ldhAboveUpperLimit: URIRef
     limitAdvice: URIRef
     limitApplication: URIRef
     lineContext: URIRef
@@ -466,12 +484,14 @@ class MKG(DefinedNamespace):
     patientId: URIRef
     phase: URIRef
     phaseOrder: URIRef
+    plasmaCellLeukemia: URIRef
     pmcid: URIRef
     pmid: URIRef
     population: URIRef
     postdatesGuideline: URIRef
     preferenceBasis: URIRef
     preferredRegimen: URIRef
+    priorAllogeneicTransplant: URIRef
     priorLineCount: URIRef
     progressedAfter: URIRef
     progressionDate: URIRef

@@ -172,3 +172,50 @@ def test_rechallenge_of_dara_regimens_no_longer_cites_majestec3(outcome):
     items = {i["regimen"].rsplit("/", 1)[1]: i for i in outcome("dara-refractory-long-ago.json")["recommended"]}
     assert T + "NCT05083169" not in {e["trial"] for e in items["DVd"]["evidence"]}
     assert {T + "souren-2025-retreatment", T + "danish-dara-cohort"} <= {e["trial"] for e in items["DVd"]["evidence"]}
+# -- the record as clinics write it (issue 21) ----------------------------------------------
+
+@pytest.mark.parametrize("name", _aspect("warningsInclude"))
+def test_warnings_name_the_unknown_agents(outcome, name):
+    result = outcome(name)
+    for text in CASES[name]["ruleDetails"]["warningsInclude"]:
+        assert any(text in w for w in result["warnings"]), (text, result["warnings"])
+    assert result["currentLine"]["drugs"] == CASES[name]["ruleDetails"]["currentLineDrugs"]
+
+
+@pytest.mark.parametrize("name", _aspect("cautionOnlyWithDrugs"))
+def test_caution_only_on_regimens_with_its_drugs(outcome, name):
+    rule = CASES[name]["ruleDetails"]["cautionOnlyWithDrugs"]
+    for item in outcome(name)["recommended"]:
+        has = any(rule["text"] in c for c in item["cautions"])
+        assert has == bool(set(rule["drugs"]) & set(item["components"])), item["label"]
+
+
+@pytest.mark.parametrize("name", _aspect("criteria"))
+def test_record_facts_reach_the_criteria(recommender, name):
+    """Facts that change no answer yet (hepatitis B serology) are criteria a rule can test."""
+    record = read_file(EXAMPLES / name, recommender.vocabulary, as_of=AS_OF)
+    expected = CASES[name]["ruleDetails"]["criteria"]
+    crit = "https://w3id.org/myeloma-kg/criterion/"
+    with recommender.derived(record) as patient:
+        for verdict, names in (("meetsCriterion", expected["met"]), ("failsCriterion", expected["failed"])):
+            for criterion in names:
+                query = (f"ASK {{ <{patient.value}> <https://w3id.org/myeloma-kg/ontology#{verdict}> <{crit}{criterion}> }}")
+                assert recommender.work.store.query(query, use_default_graph_as_union=True), (verdict, criterion)
+
+
+def test_frailty_components_at_the_top_level_equal_the_nested_ones(recommender, outcome):
+    data = json.loads((EXAMPLES / "frailty-top-level.json").read_text(encoding="utf-8"))
+    nested = {k: v for k, v in data.items() if k not in ("charlson", "adl", "iadl")}
+    nested["imwgFrailty"] = {k: data[k] for k in ("charlson", "adl", "iadl")}
+    result = recommender.recommend(recommender.read(json.dumps(nested), as_of=AS_OF)).recommendation
+    assert result["derived"]["frailty"] == outcome("frailty-top-level.json")["derived"]["frailty"] == "frail"
+    assert not result["warnings"] and not outcome("frailty-top-level.json")["warnings"]
+
+
+def test_early_relapse_needs_the_window_it_names(recommender):
+    """Moving line 1's progression past both windows takes the early-relapse caution away."""
+    data = json.loads((EXAMPLES / "early-relapse-after-asct.json").read_text(encoding="utf-8"))
+    data["therapyLines"][0]["progressionDate"] = "2026-10-20"  # 12.2 months after the transplant, 19.6 after the start
+    data["therapyLines"][0]["end"] = "2026-10-27"
+    result = recommender.recommend(recommender.read(json.dumps(data), as_of=AS_OF)).recommendation
+    assert not any("Early relapse" in c for item in result["recommended"] for c in item["cautions"])

@@ -40,7 +40,7 @@ def m(name: str) -> ox.NamedNode:
 
 @dataclass
 class Vocabulary:
-    """Lower-case words to IRIs, by kind (drug, cytogenetics, response, stopReason, frailty)."""
+    """Lower-case words to IRIs, by kind (drug, regimen, cytogenetics, response, stopReason, serology, frailty)."""
 
     words: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -87,12 +87,15 @@ class PatientRecord:
 # other key is named in a warning, never ignored without a word.
 RECORD_KEYS = frozenset({"@context", "id", "age", "asOf", "ecog", "frailty", "imwgFrailty", "charlson", "adl", "iadl",
                          "creatinineClearance", "cytogenetics", "extramedullaryDisease", "dialysis", "cardiacHistory",
-                         "sameTargetReason", "therapyLines", "jurisdiction"})
+                         "sameTargetReason", "therapyLines", "jurisdiction", "priorAllogeneicTransplant",
+                         "plasmaCellLeukemia", "circulatingPlasmaCellsPercent", "ldhAboveUpperLimit", "hepatitisB",
+                         "fev1PercentPredicted", "copd", "asthma"})
 LINE_KEYS = frozenset({"line", "drugs", "start", "end", "progressionDate", "bestResponse", "stopReason", "toxicity", "toxicities",
                        "sameTargetReason"})
 EXPOSURE_KEYS = frozenset({"drug", "start", "end"})
 TOXICITY_KEYS = frozenset({"toxicity", "drug", "grade", "painful"})
 FRAILTY_KEYS = frozenset({"charlson", "adl", "iadl"})
+HEPATITIS_B_KEYS = frozenset({"hbsAg", "antiHBc"})
 UNKNOWN_KEY = "is not a key the program reads, so it was ignored"
 
 
@@ -111,6 +114,7 @@ def unknown_keys(data: dict[str, Any]) -> list[str]:
 
     check(data, RECORD_KEYS, "")
     check(data.get("imwgFrailty"), FRAILTY_KEYS, "imwgFrailty: ")
+    check(data.get("hepatitisB"), HEPATITIS_B_KEYS, "hepatitisB: ")
     for index, line in enumerate(data.get("therapyLines") or [], start=1):
         check(line, LINE_KEYS, f"therapy line {index}: ")
         for entry in (line.get("drugs") or []) if isinstance(line, dict) and isinstance(line.get("drugs"), list) else []:
@@ -146,7 +150,7 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
 
     ``as_of`` (a request's or the command line's date) wins over the record's own ``asOf``; without
     either the record is read as of today."""
-    for key, expected in (("therapyLines", list), ("cytogenetics", list), ("imwgFrailty", dict)):
+    for key, expected in (("therapyLines", list), ("cytogenetics", list), ("imwgFrailty", dict), ("hepatitisB", dict)):
         if key in data and data[key] is not None and not isinstance(data[key], expected):
             what = "a list" if expected is list else "an object"
             raise UnreadableRecord(f"'{key}' must be {what}")
@@ -164,9 +168,19 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
     for key, prop, kind in (("age", "age", "integer"), ("ecog", "ecog", "integer"),
                             ("creatinineClearance", "creatinineClearance", "decimal"),
                             ("extramedullaryDisease", "extramedullaryDisease", "boolean"),
-                            ("dialysis", "dialysis", "boolean")):
+                            ("dialysis", "dialysis", "boolean"),
+                            ("priorAllogeneicTransplant", "priorAllogeneicTransplant", "boolean"),
+                            ("plasmaCellLeukemia", "plasmaCellLeukemia", "boolean"),
+                            ("circulatingPlasmaCellsPercent", "circulatingPlasmaCellsPercent", "decimal"),
+                            ("ldhAboveUpperLimit", "ldhAboveUpperLimit", "boolean"),
+                            ("fev1PercentPredicted", "fev1PercentPredicted", "decimal"),
+                            ("copd", "copd", "boolean"), ("asthma", "asthma", "boolean")):
         if data.get(key) is not None:
             add(patient, prop, literal(data[key], kind))
+    for key, prop in (("hbsAg", "hbsAg"), ("antiHBc", "antiHBc")):  # positive or negative, words of the graph
+        value = (data.get("hepatitisB") or {}).get(key)
+        if value is not None:
+            add(patient, prop, term_or_word(vocabulary, "serology", value))
     reasons = [data.get("sameTargetReason")] + [line.get("sameTargetReason") for line in data.get("therapyLines") or []
                                                  if isinstance(line, dict)]
     for reason in dict.fromkeys(r for r in reasons if r is not None and not isinstance(r, (dict, list))):
@@ -232,8 +246,11 @@ def from_json(data: dict[str, Any], vocabulary: Vocabulary, *, as_of: dt.date | 
             add(node, "hasExposure", exposure)
             out.append(ox.Triple(exposure, RDF_TYPE, m("DrugExposure")))
             name = entry.get("drug") if isinstance(entry, dict) else entry
-            drug = drug_term(vocabulary, name)
-            add(exposure, "exposureDrug", drug)
+            agent = unknown_agent(vocabulary, name)
+            if agent is not None:  # kept by its name, counted for no drug or class (the shapes warn)
+                add(exposure, "exposureDrugText", ox.Literal(agent))
+            else:
+                add(exposure, "exposureDrug", drug_term(vocabulary, name))
             if isinstance(name, (str, int)):
                 out.append(ox.Triple(exposure, RDFS_LABEL, ox.Literal(str(name))))
             own = entry if isinstance(entry, dict) else {}
@@ -253,6 +270,30 @@ def toxicity_entries(line: dict[str, Any]) -> list[Any]:
             continue
         entries.extend(value if isinstance(value, list) else [value])
     return [e for e in entries if e is not None]
+# An agent the graph does not know (an investigational drug: "mezigdomide", "ABC-123") is kept by its
+# name when the name looks like one: a text of AGENT_NAME_CHARS characters, at least one of them a
+# letter.  A number or a code (an RXCUI the graph lacks), an empty or a longer text, a regimen's name ("IsaPd":
+# a line lists the regimen's drugs) and a near miss of a known drug ("carfilzomab", which would
+# otherwise hide a carfilzomib exposure) stay unknown drugs, which the shapes refuse.
+AGENT_NAME_CHARS = range(5, 81)
+# a code the graph lacks, as the FHIR reader names it ("RxNorm code 99999999", "system|code"): a code, not a name
+CODE_LIKE = re.compile(r"\||://|^rxnorm code ", re.IGNORECASE)
+NEAR_MISS = 0.85  # difflib ratio from which a name is taken for a misspelt known drug
+
+
+def unknown_agent(vocabulary: Vocabulary, name: Any) -> str | None:
+    """The name of an agent the graph does not know, to be kept as written; None for a known drug
+    and for anything that is not taken for a drug's name."""
+    if not isinstance(name, str) or vocabulary.lookup("drug", name):
+        return None
+    text = " ".join(name.split())
+    if len(text) not in AGENT_NAME_CHARS or not any(ch.isalpha() for ch in text) or CODE_LIKE.search(text):
+        return None
+    if vocabulary.lookup("regimen", text):
+        return None
+    if difflib.get_close_matches(text.lower(), vocabulary.words.get("drug", {}).keys(), n=1, cutoff=NEAR_MISS):
+        return None
+    return text
 
 
 def drug_term(vocabulary: Vocabulary, name: Any) -> ox.NamedNode:

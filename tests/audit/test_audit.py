@@ -146,7 +146,7 @@ def test_subcutaneous_daratumumab_counts_as_daratumumab(audited, audited_rows):
 def test_unknown_agents_are_kept_counted_and_named(audited, audited_rows, audited_records):
     agents = {a["agent"] for a in audited[1]["drugs"]["unknownAgents"]}
     assert {"uncoded drug", "mezigdomide (investigational)"} <= agents
-    assert "bendamustine" not in agents  # in the graph's drug vocabulary since issue 21
+    assert "bendamustine" not in agents  # in the graph's drug vocabulary now
     with_agent = [r for r in audited_rows if r["unknown_agents"]]
     assert with_agent and all(r["status"] in ("not-covered", "not-evaluable") for r in with_agent)
     assert not any("unknown drug" in r["reasons"] for r in audited_rows)

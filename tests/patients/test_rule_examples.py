@@ -172,7 +172,7 @@ def test_rechallenge_of_dara_regimens_no_longer_cites_majestec3(outcome):
     items = {i["regimen"].rsplit("/", 1)[1]: i for i in outcome("dara-refractory-long-ago.json")["recommended"]}
     assert T + "NCT05083169" not in {e["trial"] for e in items["DVd"]["evidence"]}
     assert {T + "souren-2025-retreatment", T + "danish-dara-cohort"} <= {e["trial"] for e in items["DVd"]["evidence"]}
-# -- the record as clinics write it (issue 21) ----------------------------------------------
+# -- the record as clinics write it ----------------------------------------------
 
 @pytest.mark.parametrize("name", _aspect("warningsInclude"))
 def test_warnings_name_the_unknown_agents(outcome, name):

@@ -54,7 +54,7 @@ TOXICITY = 2000100074
 TOXICITIES = ("peripheral neuropathy grade 3", "thrombocytopenia grade 4", "rash grade 3", "infection grade 3")
 
 # Drugs by INN. Those in OUTSIDE_GRAPH are given a synthetic code: bendamustine, once unknown to the
-# graph, is in its vocabulary since issue 21 but without a verified RXCUI, so the audit finds it by name.
+# graph, is in its vocabulary but without a verified RXCUI, so the audit finds it by name.
 DRUGS = ["bortezomib", "lenalidomide", "dexamethasone", "daratumumab", "carfilzomib", "pomalidomide",
          "isatuximab", "cyclophosphamide", "melphalan", "elotuzumab", "ixazomib", "selinexor", "venetoclax",
          "teclistamab", "talquetamab", "elranatamab", "linvoseltamab", "ciltacabtagene autoleucel",

@@ -20,6 +20,7 @@ FILES = sorted(EXAMPLES.glob("*.json"))
 WINDOW = dt.timedelta(days=60)
 # The examples whose facts the OMOP mapping (queries/audit/default-mapping.csv) does not carry, or
 # whose drugs the graph does not know: they have no twin (the generator says why: not_twinned).
+WORDS_ONLY = "the OMOP mapping carries a line's toxicity as words only (one text, no drug or grade fields)"
 NOT_TWINNED = {
     "allo-transplant-imid.json": "the OMOP mapping carries no priorAllogeneicTransplant",
     "chemotherapy-salvage-history.json": ("the audit reads high-dose melphalan with autologous stem-cell transplant, "
@@ -31,6 +32,10 @@ NOT_TWINNED = {
     "investigational-agent.json": "the graph does not know mezigdomide, ABC-123",
     "ldh-high.json": "the OMOP mapping carries no ldhAboveUpperLimit, plasmaCellLeukemia",
     "plasma-cell-leukemia.json": "the OMOP mapping carries no circulatingPlasmaCellsPercent",
+    "cardiac-toxicity-cellular-caution.json": WORDS_ONLY,
+    "toxicity-neuropathy-named-drug.json": WORDS_ONLY,
+    "toxicity-painful-neuropathy-in-words.json": WORDS_ONLY,
+    "jurisdiction-japan.json": "the OMOP mapping carries no jurisdiction",
 }
 
 

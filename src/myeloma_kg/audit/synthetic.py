@@ -647,7 +647,10 @@ def not_twinned(record: dict[str, Any], mapped: set[str], vocabulary, drugs: Gra
     keys = sorted(k for k in record if k not in TWIN_KEYS and k not in mapped)
     if keys:
         return "the OMOP mapping carries no " + ", ".join(keys)
-    names = [e.get("drug") if isinstance(e, dict) else e for line in record.get("therapyLines") or [] for e in line.get("drugs") or []]
+    lines = record.get("therapyLines") or []
+    if any(line.get("toxicities") is not None or not isinstance(line.get("toxicity"), (str, type(None))) for line in lines):
+        return "the OMOP mapping carries a line's toxicity as words only (one text, no drug or grade fields)"
+    names = [e.get("drug") if isinstance(e, dict) else e for line in lines for e in line.get("drugs") or []]
     unknown = [n for n in names if vocabulary.lookup("drug", n) not in drugs.labels]
     if unknown:
         return f"the graph does not know {', '.join(map(str, unknown))}"

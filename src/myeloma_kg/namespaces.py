@@ -24,6 +24,9 @@ PUB = Namespace(BASE + "publication/")
 GUIDELINE = Namespace(BASE + "guideline/")
 IDREC = Namespace(BASE + "identifier/")
 GRADING = Namespace(BASE + "grading/")  # review steps and certainty assessments
+TOXICITY = Namespace(BASE + "toxicity/")  # kinds of toxicity and the rules about them
+JURISDICTION = Namespace(BASE + "jurisdiction/")
+REGULATORY_STATUS = Namespace(BASE + "regulatory-status/")
 GRAPH = Namespace(BASE + "graph/")
 SHAPE = Namespace(BASE + "shapes/content#")
 
@@ -53,6 +56,9 @@ PREFIXES: dict[str, str] = {
     "guideline": str(GUIDELINE),
     "idrec": str(IDREC),
     "grading": str(GRADING),
+    "tox": str(TOXICITY),
+    "place": str(JURISDICTION),
+    "status": str(REGULATORY_STATUS),
     "shape": str(SHAPE),
     "rdf": str(RDF),
     "rdfs": str(RDFS),

@@ -17,7 +17,8 @@ WEB = web_dir()  # the shipped templates and static files (see config.shipped_ho
 pages = Blueprint("pages", __name__, template_folder=str(WEB / "templates"))
 
 KINDS = ("drug", "regimen", "trial", "recommendation", "risk", "outcome", "criterion", "caution", "action",
-         "schedule", "publication", "guideline", "identifier", "grading")
+         "schedule", "publication", "guideline", "identifier", "grading", "toxicity", "jurisdiction",
+         "regulatory-status")
 EXTENSIONS = {f.extension: f.media_type for f in TRIPLE_FORMATS.values()}  # one resource, or the ontology
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 SKOS_DEFINITION = "http://www.w3.org/2004/02/skos/core#definition"
@@ -86,7 +87,7 @@ def _literal(iri: str, predicate: str) -> str:
     return ""
 
 
-@pages.get("/<any(" + ", ".join(KINDS) + "):kind>/<path:local>")
+@pages.get("/<any(" + ", ".join(repr(k) for k in KINDS) + "):kind>/<path:local>")
 def resource(kind: str, local: str):
     if local.endswith("/forest.svg") and kind in ("recommendation", "regimen"):
         return forest(kind, local[: -len("/forest.svg")])

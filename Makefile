@@ -36,8 +36,11 @@ install: $(TEST_STAMP) $(YASGUI)
 run: $(STAMP) $(YASGUI)
 	$(BIN)/myeloma-kg serve
 
+# the suite in two worker processes, each test file whole in one of them (its servers and module
+# fixtures are started once); TEST_WORKERS=0 runs it in this process
+TEST_WORKERS ?= 2
 test: $(TEST_STAMP) $(YASGUI)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # ruff (pyflakes, pycodestyle, import order, bugbear, pyupgrade) and mypy on the typed modules.
 lint: $(TEST_STAMP)

@@ -20,6 +20,7 @@ from ..config import program_version
 from ..errors import CdsRequestError
 from ..namespaces import BASE, ONTOLOGY_IRI
 from ..patients.fhir_bundle import mapping
+from ..patients.recommend import availability_text
 from ..patients.records import iso_date
 
 SERVICE_ID = "myeloma-kg-anti-cd38"
@@ -260,15 +261,8 @@ def _cards(outcome, instance: str, base_url: str) -> list[dict[str, Any]]:
             own = len(items) > 1
             if item.get("preference") and item["preference"] != "not ranked":
                 lines.append(f"  - {item['preference']}: {item.get('preferenceBasis') or ''}".rstrip(": "))
-            if item.get("availability"):
-                a = item["availability"]
-                lines.append(f"  - in {a['jurisdiction']}: {a['status']}"
-                             + (f" (approved in {', '.join(a['approvedIn'])})" if a.get("approvedIn") and a["status"] != "approved" else "")
-                             + (f", {a['date']}" if a.get("date") else ""))
-            elif item.get("regulatoryStatus"):
-                lines.append("  - approved in: " + ", ".join(
-                    s["jurisdiction"] + (f" ({s['date']})" if s.get("date") else "")
-                    for s in item["regulatoryStatus"] if s["status"] == "approved"))
+            if availability_text(item):
+                lines.append(f"  - {availability_text(item)}")
             for text in item.get("because") or []:
                 if not own or text not in shared_because:
                     lines.append(f"  - because: {text}")

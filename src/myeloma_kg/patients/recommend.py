@@ -73,6 +73,9 @@ class Recommender:
         self.regimens = {r["regimen"]: r for r in kg.select(self.q["regimens"])}
         self.recommendations = {r["recommendation"]: r for r in kg.select(self.q["recommendation-info"])}
         self.pairs = [(r["recommendation"], r["regimen"]) for r in kg.select(self.q["pairs"])]
+        self.regimen_pairs: dict[str, list[tuple[str, str]]] = {}  # regimen -> its (recommendation, regimen) pairs
+        for rec, regimen in self.pairs:
+            self.regimen_pairs.setdefault(regimen, []).append((rec, regimen))
         self.action_regimens: dict[str, set[str]] = {}
         for row in kg.select(self.q["action-regimens"]):
             self.action_regimens.setdefault(row["action"], set()).add(row["regimen"])
@@ -277,11 +280,8 @@ class Recommender:
         # a repeat of a line stopped for toxicity fails, a caution is a caution, and a drug to avoid
         # is avoided only while some option without it applies
         avoid: dict[str, list[dict[str, Any]]] = {}
-        regimen_pairs: dict[str, list[tuple[str, str]]] = {}
-        for rec, regimen in self.pairs:
-            regimen_pairs.setdefault(regimen, []).append((rec, regimen))
         for row in history["toxicity"]:
-            for pair in regimen_pairs.get(row["regimen"], []):
+            for pair in self.regimen_pairs.get(row["regimen"], []):
                 if row["verdict"] == "failed":
                     per_pair.setdefault(pair, []).append({"verdict": "failed", "source": "toxicity", "text": row["text"]})
                 elif row["verdict"] == "caution":
@@ -530,14 +530,8 @@ def render_text(result: dict[str, Any]) -> str:
         lines.append(f"  {item['label']} ({', '.join(item['components'])}){tag}"
                      f" - {item.get('preference', 'not ranked')}, {item['recommendation'].rsplit('/', 1)[-1]},"
                      f" {item['evidenceStatus']}, {item['strength']}")
-        if item.get("availability"):
-            a = item["availability"]
-            where = f" (approved in {', '.join(a['approvedIn'])})" if a.get("approvedIn") and a["status"] != "approved" else ""
-            lines.append(f"      in {a['jurisdiction']}: {a['status']}{where}" + (f", {a['date']}" if a.get("date") else ""))
-        elif item.get("regulatoryStatus"):
-            lines.append("      approved in: " + ", ".join(
-                f"{s['jurisdiction']}" + (f" ({s['date']})" if s.get("date") else "") for s in item["regulatoryStatus"]
-                if s["status"] == "approved"))
+        if availability_text(item):
+            lines.append(f"      {availability_text(item)}")
         for text in item["because"]:
             lines.append(f"      because: {text}")
         for text in item["cautions"]:
@@ -561,6 +555,18 @@ def render_text(result: dict[str, Any]) -> str:
         lines += ["", f"Answered by graph version {v['version']}" + (f" ({v['contentHash']})" if v.get("contentHash") else "")
                   + (f", rules {v['rulesHash'][:19]}" if v.get("rulesHash") else "")]
     return "\n".join(lines)
+
+
+def availability_text(item: dict[str, Any]) -> str | None:
+    """One option's availability in words: in the jurisdiction asked for, or where it is approved;
+    None when the graph records nothing for it and no jurisdiction was asked for."""
+    if item.get("availability"):
+        a = item["availability"]
+        where = f" (approved in {', '.join(a['approvedIn'])})" if a.get("approvedIn") and a["status"] != "approved" else ""
+        return f"in {a['jurisdiction']}: {a['status']}{where}" + (f", {a['date']}" if a.get("date") else "")
+    approved = [s["jurisdiction"] + (f" ({s['date']})" if s.get("date") else "")
+                for s in item.get("regulatoryStatus") or [] if s["status"] == "approved"]
+    return "approved in: " + ", ".join(approved) if approved else None
 
 
 def _yes_no(value: Any) -> str:

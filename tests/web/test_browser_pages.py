@@ -72,6 +72,23 @@ def test_an_example_fills_the_patient_form_and_gets_a_recommendation(page, live_
     page.screenshot(path=str(SHOTS / "patient-example.png"), full_page=True)
 
 
+def test_the_patient_page_marks_each_option_in_the_chosen_jurisdiction(page, live_server):
+    page.goto(live_server + "/patient")
+    page.fill("#record", (ROOT / "examples" / "patients" / "infection-care-t-cell-options.json").read_text())
+    page.fill("#as_of", "2026-11-24")
+    page.select_option("#jurisdiction", "US")
+    page.click("#submit")
+    page.wait_for_selector("#result")
+    expect(page.locator("#result h2", has_text="Recommended,")).to_contain_text("availability in United States")
+    options = page.locator(".regimen.recommended")
+    ide = options.filter(has_text="idecabtagene vicleucel")
+    expect(ide.locator(".availability")).to_contain_text("In US: approved, 2024-04-04")
+    expect(options.filter(has_text="ciltacabtagene autoleucel").locator(".availability")).to_contain_text("not recorded")
+    expect(options.first.locator(".preference")).to_contain_text("preferred")
+    expect(options.last.locator(".preference")).to_contain_text("alternative")  # Sd, after the preferred options
+    page.screenshot(path=str(SHOTS / "patient-jurisdiction.png"), full_page=True)
+
+
 def _watch(page, live_server) -> list[str]:
     """The URLs the page asks for, and its policy violations (a blocked request is no request)."""
     requests: list[str] = []

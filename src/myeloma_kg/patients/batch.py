@@ -4,9 +4,10 @@ Each worker loads the graph once (the reasoner's result is cached on disk) and t
 chunks of ``CHUNK`` (one message each way per chunk).  A chunk is validated in one pySHACL run,
 or, when every record of it is plain JSON, a few records a run (``VALIDATE_TOGETHER``, the group
 size that benchmarks/recommend.py finds cheapest per record; plain JSON records only name their own
-patient, lines and drug exposures, so how they are grouped cannot change a report).  Then each
-record is derived and matched.  Results come back in input
-order, one dict per record, ready to write as a JSON Lines row.
+patient, lines and drug exposures, so how they are grouped cannot change a report).  Then the
+records that conform are recommended set-at-a-time (``Recommender.recommend_many``: one working
+graph, each rule and output query run once for the chunk), with the answers each would get alone.
+Results come back in input order, one dict per record, ready to write as a JSON Lines row.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..config import Settings
 from .records import UnreadableRecord
 from .validate import validate_records
 
-CHUNK = 25
+CHUNK = 100
 VALIDATE_TOGETHER = 8
 _worker = None
 
@@ -48,8 +49,8 @@ def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None,
     reports = []
     for start in range(0, len(records), size):
         reports += validate_records(records[start:start + size], _worker.vocabulary, _worker.shapes)
-    for (name, record), report in zip(readable, reports):
-        outcome = _worker.recommend(record, report, jurisdiction=jurisdiction)
+    outcomes = _worker.recommend_many(records, reports, jurisdiction=jurisdiction)
+    for (name, _record), report, outcome in zip(readable, reports, outcomes):
         if outcome.recommendation is None:
             rows.append({"record": name, "validation": report.as_dict()})
         else:

@@ -34,7 +34,8 @@ from .records import PatientRecord, Vocabulary
 from .validate import ValidationReport, load_patient_shapes, validate_record
 
 MAX_ROUNDS = 12
-RENEW_AFTER = 100  # patients between rebuilds of the working store (see Recommender.derived)
+RENEW_AFTER = 100  # patients between rebuilds of the working store (see Recommender._fresh_store)
+CHUNK_AT_MOST = 100  # records derived together in one working graph (Recommender.recommend_many)
 
 
 @dataclass
@@ -73,6 +74,18 @@ class Recommender:
         self.regimens = {r["regimen"]: r for r in kg.select(self.q["regimens"])}
         self.recommendations = {r["recommendation"]: r for r in kg.select(self.q["recommendation-info"])}
         self.pairs = [(r["recommendation"], r["regimen"]) for r in kg.select(self.q["pairs"])]
+        # every pair's criteria and their texts (queries/patient/regimen-criteria.rq): the same for
+        # every patient, so read once; a patient adds only its verdicts (criterion-verdicts.rq)
+        self.pair_criteria = [(r["recommendation"], r["regimen"], r["criterion"],
+                               {"met": r.get("metText"), "failed": r.get("failedText"), "unknown": r.get("unknownText")})
+                              for r in kg.select(self.q["regimen-criteria"])]
+        # the cautions a pair can carry (regimen-cautions.rq): a caution node is given when the
+        # patient meets every criterion of it, a limit applied as a caution when one is failed
+        cautions: dict[tuple[str, str, str, str, int], list[tuple[str | None, str]]] = {}
+        for r in kg.select(self.q["regimen-cautions"]):
+            key = (r["recommendation"], r["regimen"], r["caution"], r["text"], int(r["kind"]))
+            cautions.setdefault(key, []).append((r.get("criterion"), r["when"]))
+        self.pair_cautions = list(cautions.items())
         self.regimen_pairs: dict[str, list[tuple[str, str]]] = {}  # regimen -> its (recommendation, regimen) pairs
         for rec, regimen in self.pairs:
             self.regimen_pairs.setdefault(regimen, []).append((rec, regimen))
@@ -133,14 +146,8 @@ class Recommender:
 
     @contextmanager
     def derived(self, record: PatientRecord) -> Iterator[ox.NamedNode]:
-        """The record and everything the rules derive from it, in a temporary named graph.
-
-        The rules run in rounds: the first round runs every rule in file order, later rounds
-        the rules marked ``repeat: true``, until a round derives nothing new.  A rule is skipped
-        when no triple it can read has been added since its last run (see ``RuleReads``): it
-        would derive only what it derived then, so the rounds, and what they derive, are the
-        same as running it.
-        """
+        """The record and everything the rules derive from it, in a temporary named graph
+        (see ``_fixpoint``); the rules see only this patient (``?patient`` is substituted)."""
         graph = ox.NamedNode(f"{GRAPH}patient-{uuid.uuid4()}")
         with self._lock:
             self._served += 1
@@ -149,40 +156,62 @@ class Recommender:
             store = self.work.store
             t0 = time.perf_counter()
             store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in record.triples])
-            t0 = self._timed("insert record", t0)
+            self._timed("insert record", t0)
             try:
-                known = set(record.triples)
                 options = {"prefixes": PREFIXES, "use_default_graph_as_union": True,
                            "substitutions": {ox.Variable("patient"): record.iri}}
-                step = 0
-                last_run: dict[Path, int] = {}  # rule file -> step of its last run
-                added_at: dict[str, int] = {}  # predicate -> last step that added a triple with it
-                rules = self.rules  # the first round runs every rule, in file order
-                for round_number in range(MAX_ROUNDS):
-                    added = 0
-                    for rule in rules:
-                        since = last_run.get(rule.path)
-                        if since is not None and not self.reads[rule.path].changed(added_at, since):
-                            continue
-                        step += 1
-                        last_run[rule.path] = step
-                        new = [t for t in _run(store, rule.text, options) if t not in known]
-                        if new:
-                            known.update(new)
-                            store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in new])
-                            added += len(new)
-                            for t in new:
-                                added_at[t.predicate.value] = step
-                            added_at[RuleReads.ANY] = step
-                        t0 = self._timed(f"round {round_number} {rule.name}", t0)
-                    if not added:
-                        break
-                    rules = self.repeated  # later rounds only the rules marked "repeat: true"
+                self._fixpoint(store, graph, set(record.triples), options)
                 yield record.iri
             finally:
                 t0 = time.perf_counter()
                 store.remove_graph(graph)
                 self._timed("remove record", t0)
+
+    def _fixpoint(self, store: ox.Store, graph: ox.NamedNode, known: set, options: dict[str, Any]) -> None:
+        """Run the rules of ``queries/rules/`` to a fixpoint, adding what they derive to ``graph``.
+
+        The rules run in rounds: the first round runs every rule in file order, later rounds
+        the rules marked ``repeat: true``, until a round derives nothing new.  A rule is skipped
+        when no triple it can read has been added since its last run (see ``RuleReads``): it
+        would derive only what it derived then, so the rounds, and what they derive, are the
+        same as running it.  Every rule is patient-scoped (what it derives for a patient reads
+        only that patient's triples and the shipped graph), so the same rounds over the records
+        of a chunk derive, for each of them, what they derive for it alone.
+        """
+        t0 = time.perf_counter()
+        step = 0
+        last_run: dict[Path, int] = {}  # rule file -> step of its last run
+        added_at: dict[str, int] = {}  # predicate -> last step that added a triple with it
+        rules = self.rules  # the first round runs every rule, in file order
+        for round_number in range(MAX_ROUNDS):
+            added = 0
+            for rule in rules:
+                since = last_run.get(rule.path)
+                if since is not None and not self.reads[rule.path].changed(added_at, since):
+                    continue
+                step += 1
+                last_run[rule.path] = step
+                new = [t for t in _run(store, rule.text, options) if t not in known]
+                if new:
+                    known.update(new)
+                    store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in new])
+                    added += len(new)
+                    for t in new:
+                        added_at[t.predicate.value] = step
+                    added_at[RuleReads.ANY] = step
+                t0 = self._timed(f"round {round_number} {rule.name}", t0)
+            if not added:
+                break
+            rules = self.repeated  # later rounds only the rules marked "repeat: true"
+
+    def _outputs(self, store: ox.Store, options: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """Every output query of ``OUTPUTS`` once, its rows as Python values (with ``patient``)."""
+        out = {}
+        t0 = time.perf_counter()
+        for name, columns in OUTPUTS:
+            out[name] = _rows(_run(store, self.q[name], options), ("patient", *columns))
+            t0 = self._timed(f"query {name}", t0)
+        return out
 
     def jurisdiction_of(self, code: Any) -> dict[str, Any] | None:
         """The jurisdiction a user asks for by its code (JP, US, EU), or None when the graph has none such."""
@@ -193,38 +222,103 @@ class Recommender:
         report = report or self.validate(record)
         if not report.conforms:
             return Outcome(report, None)
-        if jurisdiction is None:  # the record's own (mkg:careJurisdiction), when it names one
-            jurisdiction = next((t.object.value for t in record.triples if t.subject == record.iri
-                                 and t.predicate.value == str(MKG.careJurisdiction)), None)
         with self.derived(record) as patient:
             options = {"prefixes": PREFIXES, "use_default_graph_as_union": True,
                        "substitutions": {ox.Variable("patient"): patient}}
+            rows = self._outputs(self.work.store, options)
+        return self._outcome(record, report, rows, jurisdiction)
+
+    def recommend_many(self, records: list[PatientRecord], reports: list[ValidationReport] | None = None,
+                       jurisdiction: str | None = None) -> list[Outcome]:
+        """Recommendations for many records, set-at-a-time: the records that conform are put
+        into one working graph together, each rule runs once a round over all of them, each
+        output query once, and the rows are split by patient.  The answer for each record is
+        the one ``recommend`` gives it alone (a test compares them byte for byte).
+
+        Records that cannot share a graph are answered alone: two records with the same patient
+        IRI go to different groups, and a record with a node outside its patient's IRIs (a
+        Turtle or JSON-LD record may name any IRI) is answered by ``recommend``.
+        """
+        if reports is None:
+            reports = [self.validate(record) for record in records]
+        outcomes: list[Outcome | None] = [None] * len(records)
+        groups: list[list[int]] = []
+        group_of_iri: dict[str, int] = {}  # patient IRI -> the next group it may join
+        for index, (record, report) in enumerate(zip(records, reports)):
+            if not report.conforms:
+                outcomes[index] = Outcome(report, None)
+            elif not _own_nodes_only(record):
+                outcomes[index] = self.recommend(record, report, jurisdiction)
+            else:
+                position = group_of_iri.get(record.iri.value, 0)
+                if position == len(groups):
+                    groups.append([])
+                groups[position].append(index)
+                group_of_iri[record.iri.value] = position + 1
+        for group in groups:
+            for start in range(0, len(group), CHUNK_AT_MOST):
+                part = group[start:start + CHUNK_AT_MOST]
+                rows = self._derive_many([records[i] for i in part])
+                for i in part:
+                    outcomes[i] = self._outcome(records[i], reports[i], rows.get(records[i].iri.value, {}),
+                                                jurisdiction)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _derive_many(self, records: list[PatientRecord]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """The output rows of records with distinct patient IRIs, derived together: patient IRI
+        -> query name -> that patient's rows, in the order the engine gives them."""
+        graph = ox.NamedNode(f"{GRAPH}patients-{uuid.uuid4()}")
+        triples = [t for record in records for t in record.triples]
+        with self._lock:
+            if self._served // RENEW_AFTER != (self._served + len(records)) // RENEW_AFTER:
+                self.work = self._fresh_store()
+            self._served += len(records)
             store = self.work.store
             t0 = time.perf_counter()
-            derived = _rows(_run(store, self.q["derived"], options), _DERIVED)[0]
-            t0 = self._timed("query derived", t0)
-            verdicts = _rows(_run(store, self.q["regimen-verdicts"], options), ("recommendation", "regimen", "verdict", "text"))
-            t0 = self._timed("query regimen-verdicts", t0)
-            partners = _rows(_run(store, self.q["partner-refractoriness"], options),
-                             ("recommendation", "regimen", "text"))
-            t0 = self._timed("query partner-refractoriness", t0)
-            cautions = _rows(_run(store, self.q["cautions"], options), ("recommendation", "regimen", "text"))
-            t0 = self._timed("query cautions", t0)
-            care = _rows(_run(store, self.q["supportive-care"], options),
-                         ("recommendation", "notation", "action", "kindLabel", "statement", "status", "source",
-                          "withRegimens", "drugSpecific"))
-            t0 = self._timed("query supportive-care", t0)
-            history = {
-                "currentLine": _rows(_run(store, self.q["current-line"], options),
-                                     ("number", "start", "end", "progression", "response", "state", "drugs")),
-                "toxicity": _rows(_run(store, self.q["toxicity"], options),
-                                  ("regimen", "verdict", "text", "fallback")),
-                "targets": _rows(_run(store, self.q["prior-targets"], options),
-                                 ("target", "drugLabel", "number", "progressed")),
-            }
-            self._timed("query history", t0)
+            store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples])
+            self._timed("insert record", t0)
+            try:
+                options = {"prefixes": PREFIXES, "use_default_graph_as_union": True}
+                self._fixpoint(store, graph, set(triples), options)
+                rows = self._outputs(store, options)
+            finally:
+                t0 = time.perf_counter()
+                store.remove_graph(graph)
+                self._timed("remove record", t0)
+        per_patient: dict[str, dict[str, list[dict[str, Any]]]] = {
+            record.iri.value: {name: [] for name, _ in OUTPUTS} for record in records}
+        for name, found in rows.items():
+            for row in found:
+                mine = per_patient.get(row["patient"])
+                if mine is not None:
+                    mine[name].append(row)
+        return per_patient
+
+    def _outcome(self, record: PatientRecord, report: ValidationReport, rows: dict[str, list[dict[str, Any]]],
+                 jurisdiction: str | None) -> Outcome:
+        if jurisdiction is None:  # the record's own (mkg:careJurisdiction), when it names one
+            jurisdiction = next((t.object.value for t in record.triples if t.subject == record.iri
+                                 and t.predicate.value == str(MKG.careJurisdiction)), None)
+        derived = (rows.get("derived") or [{}])[0]
+        mine = {r["criterion"]: r["verdict"] for r in rows.get("criterion-verdicts", [])}
+        verdicts = []
+        for rec, regimen, criterion, texts in self.pair_criteria:
+            verdict = mine.get(criterion, "unknown")  # neither met nor failed: unknown
+            verdicts.append({"recommendation": rec, "regimen": regimen, "verdict": verdict, "text": texts[verdict]})
+        history = {"currentLine": rows.get("current-line", []), "toxicity": rows.get("toxicity", []),
+                   "targets": rows.get("prior-targets", [])}
         t0 = time.perf_counter()
-        result = self._assemble(record, derived, verdicts, partners, cautions, care, report, history, jurisdiction)
+        given = []
+        for (rec, regimen, _caution, text, kind), needs in self.pair_cautions:
+            if kind == 0:  # every criterion of the caution met (a caution without any: always)
+                hit = all(criterion is None or mine.get(criterion) == "met" for criterion, _ in needs)
+            else:  # a limit applied as a caution: one of its criteria failed
+                hit = any(mine.get(criterion) == "failed" for criterion, _ in needs)
+            if hit:
+                given.append({"recommendation": rec, "regimen": regimen, "text": text})
+        result = self._assemble(record, derived, verdicts,
+                                rows.get("partner-refractoriness", []), given,
+                                rows.get("supportive-care", []), report, history, jurisdiction)
         result["graphVersion"] = self.graph_version.as_json()  # which graph answered, so a user can pin it
         self._timed("assemble JSON", t0)
         return Outcome(report, result)
@@ -403,6 +497,19 @@ PREFERENCE_ORDER = ("preferred", "alternative", "not ranked")
 
 _DERIVED = ("priorLines", "months", "asOf", "antiCD38Status", "highRisk", "frailty", "exposed", "refractory")
 
+#: The output queries of ``queries/patient/`` run for each patient, and the columns read from them
+#: (each also projects ``?patient``, by which the rows of a chunk are split).
+OUTPUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("derived", _DERIVED),
+    ("criterion-verdicts", ("criterion", "verdict")),
+    ("partner-refractoriness", ("recommendation", "regimen", "text")),
+    ("supportive-care", ("recommendation", "notation", "action", "kindLabel", "statement", "status", "source",
+                         "withRegimens", "drugSpecific")),
+    ("current-line", ("number", "start", "end", "progression", "response", "state", "drugs")),
+    ("toxicity", ("regimen", "verdict", "text", "fallback")),
+    ("prior-targets", ("target", "drugLabel", "number", "progressed")),
+)
+
 
 def _rows(result, wanted: tuple[str, ...]) -> list[dict[str, Any]]:
     """The wanted columns of SELECT rows, in the order the engine gives them, as Python values
@@ -488,6 +595,18 @@ class RuleReads:
         except Exception:  # noqa: BLE001 - any doubt means: the rule can read anything
             return cls(None)
         return cls(frozenset(found))
+
+
+def _own_nodes_only(record: PatientRecord) -> bool:
+    """Whether every subject of the record is its patient, a node under the patient's IRI (its
+    lines, exposures, toxicities: what a plain JSON record makes) or a blank node, so that it can
+    share a working graph with other patients without one record's triples joining another's."""
+    iri = record.iri.value
+    for t in record.triples:
+        subject = t.subject
+        if type(subject) is ox.NamedNode and subject.value != iri and not subject.value.startswith(iri + "/"):
+            return False
+    return True
 
 
 def _unique(items) -> list[str]:

@@ -13,7 +13,11 @@ some with cytogenetics, renal impairment or frailty) and prints:
   (validation, each rule in each round of the fixpoint, each output query, the JSON), and how
   many rounds the fixpoint took; with ``--cprofile N`` also the N functions with the most
   cumulative time under cProfile;
-- batch throughput of ``--records`` records, one at a time in this process (``--no-loop`` skips it);
+- batch throughput of ``--records`` records in this process, one at a time and set-at-a-time
+  (``Recommender.recommend_many`` in chunks of ``batch.CHUNK``, validation in groups as the batch
+  does it), with the time of reading, validation and recommendation apart, and a check that the
+  two give every record byte-identical JSON (``--no-loop`` skips it);
+- at the end, each target of issue 23 beside the figure measured for it;
 - for each size of ``--batch`` and each ``--jobs``: the real command, ``myeloma-kg recommend
   FILE.jsonl --jobs J``, on a JSON Lines file of that many generated records, with patients per
   second (start-up included, and from the first row on), the CPU time per record of the command
@@ -43,7 +47,9 @@ import time
 from pathlib import Path
 
 from myeloma_kg import Settings, load_graph
+from myeloma_kg.patients import batch
 from myeloma_kg.patients.recommend import Recommender
+from myeloma_kg.patients.validate import validate_records
 
 from _common import kib, percentile, process_tree
 
@@ -98,6 +104,47 @@ def generated_texts(seed: int, count: int) -> list[str]:
 # -- one record, warm ------------------------------------------------------------------------
 
 
+TARGETS: dict[str, tuple[str, float | None, str]] = {}  # what -> (target, measured, unit)
+
+
+def set_at_a_time(recommender: Recommender, texts: list[str]) -> None:
+    """The in-process loop both ways: one record at a time, and the batch's way (validation in
+    groups, recommendations set-at-a-time); the JSON of every record compared."""
+    t0 = time.perf_counter()
+    one = []
+    for text in texts:
+        outcome = recommender.recommend(recommender.read(text, as_of=AS_OF))
+        one.append(json.dumps(outcome.recommendation or outcome.report.as_dict()))
+    alone_s = time.perf_counter() - t0
+    read_s = validate_s = recommend_s = 0.0
+    together = []
+    for start in range(0, len(texts), batch.CHUNK):
+        t0 = time.perf_counter()
+        records = [recommender.read(text, as_of=AS_OF) for text in texts[start:start + batch.CHUNK]]
+        t1 = time.perf_counter()
+        reports = []
+        for first in range(0, len(records), batch.VALIDATE_TOGETHER):
+            reports += validate_records(records[first:first + batch.VALIDATE_TOGETHER], recommender.vocabulary,
+                                        recommender.shapes)
+        t2 = time.perf_counter()
+        outcomes = recommender.recommend_many(records, reports)
+        together += [json.dumps(o.recommendation or o.report.as_dict()) for o in outcomes]
+        t3 = time.perf_counter()
+        read_s, validate_s, recommend_s = read_s + t1 - t0, validate_s + t2 - t1, recommend_s + t3 - t2
+    n = len(texts)
+    total = read_s + validate_s + recommend_s
+    same = sum(a == b for a, b in zip(one, together))
+    print(f"\nin this process, {n} records one at a time: {alone_s:.1f} s = {n / alone_s:.0f} records/s"
+          f" ({1000 * alone_s / n:.1f} ms a record)")
+    print(f"in this process, {n} records set-at-a-time (chunks of {batch.CHUNK}): {total:.1f} s = {n / total:.0f} records/s"
+          f" ({1000 * total / n:.1f} ms a record: reading {1000 * read_s / n:.2f}, validation {1000 * validate_s / n:.1f},"
+          f" rules and queries together {1000 * recommend_s / n:.1f}); {alone_s / total:.2f}x one at a time")
+    print(f"byte-identical JSON, set-at-a-time and one at a time: {same} of {n} records")
+    TARGETS["one process, set-at-a-time"] = ("(no target; x2 is the ceiling on 2 cores)", n / total, "records/s")
+    if same != n:
+        raise SystemExit("set-at-a-time answers differ from one at a time")
+
+
 def single_records(recommender: Recommender, texts: list[str], cprofile: int) -> None:
     for text in texts[:10]:  # warm up: first SHACL-SPARQL parse, query plans
         recommender.recommend(recommender.read(text, as_of=AS_OF))
@@ -127,6 +174,7 @@ def single_records(recommender: Recommender, texts: list[str], cprofile: int) ->
     print(f"reading and validation: median {statistics.median(validation):.1f} ms, "
           f"p95 {percentile(validation, 0.95):.1f} ms (reading alone: median {statistics.median(reading):.2f} ms)")
     print(f"records that conformed: {conforming}/{len(single)}")
+    TARGETS["one record, median warm"] = ("<= 10 ms", statistics.median(single), "ms")
     print_stages(stages, len(single), statistics.mean(reading))
     if cprofile:
         profile = cProfile.Profile()
@@ -245,12 +293,7 @@ def main() -> None:
     single_records(recommender, texts[:args.latency], args.cprofile)
 
     if not args.no_loop:
-        t0 = time.perf_counter()
-        for text in texts[:args.records]:
-            recommender.recommend(recommender.read(text, as_of=AS_OF))
-        seconds = time.perf_counter() - t0
-        print(f"\nin this process, one record at a time: {args.records} patients in {seconds:.1f} s = "
-              f"{args.records / seconds:.0f} patients/s")
+        set_at_a_time(recommender, texts[:args.records])
     del recommender
 
     for size in args.batch:
@@ -264,6 +307,14 @@ def main() -> None:
             print(f"  memory: peak RSS {r['peak_rss_mib']:.0f} MiB summed over the processes"
                   f" (PSS {r['peak_pss_mib']:.0f} MiB, largest process {r['largest_mib']:.0f} MiB);"
                   f" summed RSS at 1/4, 1/2, 3/4, all rows: {', '.join(map(str, r['rss_by_quarter_mib']))} MiB")
+            if jobs == 2:
+                TARGETS[f"batch of {size}, --jobs 2"] = (">= 500 records/s", r["per_s"], "records/s")
+                TARGETS[f"batch of {size}, --jobs 2, memory"] = (
+                    "flat", r["rss_by_quarter_mib"][-1] - r["rss_by_quarter_mib"][0], "MiB grown from 1/4 to all rows")
+    print("\ntargets (issue 23) and what was measured:")
+    for what, (target, measured, unit) in TARGETS.items():
+        shown = "not measured" if measured is None else f"{measured:.1f} {unit}"
+        print(f"  {what:40s} target {target:12s} measured {shown}")
 
 
 if __name__ == "__main__":

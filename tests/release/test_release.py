@@ -271,3 +271,21 @@ def test_a_blank_node_structure_added_or_changed_is_reported_alone():
     # each structure's blank nodes are named after its content: the two added ones apart, and the same each time
     labels = {line.split()[0] for line in added if line.startswith("_:")}
     assert len(labels) == 2 and _raw(_store(_STRUCTURES), _store(edited)) == (added, removed)
+
+
+def test_the_changelog_kept_in_the_cache_folder_gives_the_same_log_and_survives_a_damaged_file(worked, kg, tmp_path):
+    from myeloma_kg.content.changelog import Changelog
+
+    ours = worked["settings"].with_overrides({"cache_dir": str(tmp_path / "cache")})
+
+    def log() -> list:
+        return [(e.version, json.dumps(e.diff.as_json(), sort_keys=True)) for e in Changelog(ours, kg).entries()]
+
+    first = log()  # computed, and kept
+    kept = sorted((tmp_path / "cache" / "changelog").glob("*.json"))
+    assert {p.name.split("-")[0] for p in kept} == {"aspects", "raw"}
+    assert log() == first  # a new changelog (a restarted server) reads what was kept
+    for path in kept:  # a damaged cache is no error: the diff is computed again
+        path.write_text("{not json", encoding="utf-8")
+    assert log() == first
+    assert "R3" in first[-1][1] or any("R3" in text for _, text in first)

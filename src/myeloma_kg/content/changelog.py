@@ -2,8 +2,11 @@
 the releases folder, and between the newest release and the graph being served when they differ.
 
 Computed on first use and kept until the releases folder changes (a release written, replaced or
-removed), since a diff of two versions takes about half a second (reading both graphs and querying
-each; a release between two others is read and queried once).  A release folder that cannot be read,
+removed), since a diff of two versions takes about a third of a second (reading both graphs and
+querying each; a release between two others is read and queried once).  The clinical aspects of
+each version and the raw difference of each pair are also kept in the cache folder under their
+content hashes, so a restarted server builds the log of ten releases in well under a second
+(benchmarks/changes.py).  A release folder that cannot be read,
 or whose graph no longer matches its checksum, is left out and listed as skipped, with the reason in
 words: the log is shown to anyone, so it names no paths and quotes no reader's messages.
 """
@@ -74,10 +77,11 @@ class Changelog:
                 problems.append(f"{release.folder.name}: {exc.reason or 'it cannot be read as a release'}")
         self._skipped = problems
         self._versions = [side.version for side in sides]
-        found = [Entry(new.version, diff_sides(old, new, self.settings)) for old, new in zip(sides, sides[1:])]
+        cache = self.settings.cache_path / "changelog"  # the diffs kept by content hash, for the next start
+        found = [Entry(new.version, diff_sides(old, new, self.settings, cache)) for old, new in zip(sides, sides[1:])]
         served = graph_version(self.kg)
         if sides and sides[-1].content_hash != served.content_hash:
-            found.append(Entry("unreleased", diff_sides(sides[-1], _from_kg(self.kg, "served"), self.settings)))
+            found.append(Entry("unreleased", diff_sides(sides[-1], _from_kg(self.kg, "served"), self.settings, cache)))
         return list(reversed(found))
 
     def releases(self) -> list[str]:

@@ -12,6 +12,8 @@ only real changes remain.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -330,13 +332,54 @@ def _about(triple: str, entities: set[str]) -> bool:
     return triple.startswith("<") and triple[1:triple.index(">")] in entities
 
 
-def diff_sides(old: Side, new: Side, settings) -> Diff:
+def diff_sides(old: Side, new: Side, settings, cache: Path | None = None) -> Diff:
+    """The diff of two sides.  With ``cache`` (a folder), the clinical aspects of each side and the
+    raw difference of the two are kept there under the sides' content hashes (and the aspects
+    query's hash), so that a later process, a restarted server's changelog, reads them instead of
+    computing them again; two sides with the same content hashes have the same triples."""
     text = catalog_of(settings.queries_dir).program_query("diff", "aspects").text
+    query_key = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     for side in (old, new):
         if text not in side.aspects:
-            side.aspects[text] = _aspects(side.store, text)
-    added, removed = _raw(old.store, new.store)
+            side.aspects[text] = _cached(cache, f"aspects-{query_key}-{_key(side)}", lambda s=side: _aspects(s.store, text),
+                                         _aspects_to_json, _aspects_from_json, side.content_hash)
+    added, removed = _cached(cache, f"raw-{_key(old)}-{_key(new)}", lambda: _raw(old.store, new.store),
+                             list, tuple, old.content_hash and new.content_hash)
     return Diff(old, new, _compare(old.aspects[text], new.aspects[text]), added, removed)
+
+
+def _key(side: Side) -> str:
+    return (side.content_hash or "none").replace("sha256:", "")[:32]
+
+
+def _cached(folder: Path | None, name: str, compute, to_json, from_json, usable):
+    """``compute()``, or what an earlier run kept in ``folder`` under ``name``; a cache that cannot
+    be read or written is no error (the value is computed)."""
+    if folder is None or not usable:
+        return compute()
+    path = folder / f"{name}.json"
+    try:
+        return from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    value = compute()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial.write_text(json.dumps(to_json(value)), encoding="utf-8")
+        partial.replace(path)  # whole or not at all, whatever another process does at the same time
+    except OSError:
+        pass
+    return value
+
+
+def _aspects_to_json(entities: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {iri: dict(item, values=[[p, a, shown] for (p, a), shown in item["values"].items()])
+            for iri, item in entities.items()}
+
+
+def _aspects_from_json(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {iri: dict(item, values={(p, a): shown for p, a, shown in item["values"]}) for iri, item in data.items()}
 
 
 def diff(old_ref: str, new_ref: str, settings) -> Diff:

@@ -1,12 +1,12 @@
 """Recommendations for many records, in worker processes.
 
 Each worker loads the graph once (the reasoner's result is cached on disk) and takes records in
-chunks of ``CHUNK`` (one message each way per chunk).  A chunk is validated in one pySHACL run,
-or, when every record of it is plain JSON, a few records a run (``VALIDATE_TOGETHER``, the group
-size that benchmarks/recommend.py finds cheapest per record; plain JSON records only name their own
-patient, lines and drug exposures, so how they are grouped cannot change a report).  Then the
-records that conform are recommended set-at-a-time (``Recommender.recommend_many``: one working
-graph, each rule and output query run once for the chunk), with the answers each would get alone.
+chunks of ``CHUNK`` (one message each way per chunk).  Each record is validated on its own pySHACL run
+(``VALIDATE_TOGETHER`` records a run: pySHACL's time per record grows with the records of a run,
+so one a run is the cheapest, as benchmarks/recommend.py measures; and each report is then exactly
+the one the record gets alone).  Then the records that conform are recommended set-at-a-time
+(``Recommender.recommend_many``: one working graph, each rule and output query run once for the
+chunk), with the answers each would get alone.
 Results come back in input order, one dict per record, ready to write as a JSON Lines row.
 """
 
@@ -23,7 +23,7 @@ from .records import UnreadableRecord
 from .validate import validate_records
 
 CHUNK = 100
-VALIDATE_TOGETHER = 8
+VALIDATE_TOGETHER = 1
 _worker = None
 
 
@@ -45,7 +45,7 @@ def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None,
         except UnreadableRecord as exc:
             rows.append({"record": name, "error": str(exc)})
     records = [r for _, r in readable]
-    size = VALIDATE_TOGETHER if all(r.source == "json" for r in records) else max(1, len(records))
+    size = VALIDATE_TOGETHER
     reports = []
     for start in range(0, len(records), size):
         reports += validate_records(records[start:start + size], _worker.vocabulary, _worker.shapes)

@@ -24,10 +24,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from cold_start import first_answer
+
 from myeloma_kg import Settings, load_graph
 from myeloma_kg.content.release import write_release
-
-from cold_start import first_answer
 
 ROOT = Path(__file__).resolve().parents[1]
 

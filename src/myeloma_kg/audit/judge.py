@@ -9,7 +9,8 @@ does it; the given drugs are then compared with the regimens of the answer (cont
 - ``not-evaluable``: the record of that date does not validate (the reasons are the messages).
 
 The records go to ``patients/batch.py``'s worker processes (one Recommender each, the graph loaded
-once per worker) in chunks, and plain JSON records are validated a few at a time, as there.
+once per worker) in chunks; each record is validated alone and the chunk is recommended
+set-at-a-time (``Recommender.recommend_many``), as there.
 """
 
 from __future__ import annotations

@@ -49,7 +49,6 @@ from pathlib import Path
 from myeloma_kg import Settings, load_graph
 from myeloma_kg.patients import batch
 from myeloma_kg.patients.recommend import Recommender
-from myeloma_kg.patients.validate import validate_records
 
 from _common import kib, percentile, process_tree
 
@@ -122,10 +121,7 @@ def set_at_a_time(recommender: Recommender, texts: list[str]) -> None:
         t0 = time.perf_counter()
         records = [recommender.read(text, as_of=AS_OF) for text in texts[start:start + batch.CHUNK]]
         t1 = time.perf_counter()
-        reports = []
-        for first in range(0, len(records), batch.VALIDATE_TOGETHER):
-            reports += validate_records(records[first:first + batch.VALIDATE_TOGETHER], recommender.vocabulary,
-                                        recommender.shapes)
+        reports = batch.validate_chunk(recommender, records)
         t2 = time.perf_counter()
         outcomes = recommender.recommend_many(records, reports)
         together += [json.dumps(o.recommendation or o.report.as_dict()) for o in outcomes]

@@ -26,7 +26,6 @@ from ..config import Settings
 from ..errors import UnreadableRecord
 from ..patients import batch
 from ..patients.recommend import Outcome, Recommender
-from ..patients.validate import validate_records
 
 Item = tuple[str, str, str, tuple[str, ...]]  # key, record text, as-of date, given drugs
 
@@ -94,10 +93,7 @@ def _run_chunk(chunk: list[Item]) -> list[tuple[str, dict[str, Any]]]:
         order.append((seen[record.iri.value], index))
     spread = [readable[index] for _, index in sorted(order)]
     records = [record for _, record, _ in spread]
-    reports = []
-    for start in range(0, len(records), batch.VALIDATE_TOGETHER):
-        reports += validate_records(records[start:start + batch.VALIDATE_TOGETHER], recommender.vocabulary,
-                                    recommender.shapes)
+    reports = batch.validate_chunk(recommender, records)
     # recommended set-at-a-time (Recommender.recommend_many): the same answers as one by one
     outcomes = recommender.recommend_many(records, reports)
     for (key, _record, given), outcome in zip(spread, outcomes):

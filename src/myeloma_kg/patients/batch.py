@@ -1,12 +1,12 @@
 """Recommendations for many records, in worker processes.
 
 Each worker loads the graph once (the reasoner's result is cached on disk) and takes records in
-chunks of ``CHUNK`` (one message each way per chunk).  Each record is validated on its own pySHACL run
-(``VALIDATE_TOGETHER`` records a run: pySHACL's time per record grows with the records of a run,
-so one a run is the cheapest, as benchmarks/recommend.py measures; and each report is then exactly
-the one the record gets alone).  Then the records that conform are recommended set-at-a-time
-(``Recommender.recommend_many``: one working graph, each rule and output query run once for the
-chunk), with the answers each would get alone.
+chunks of ``CHUNK`` (one message each way per chunk).  A chunk is validated in one run of the compiled
+shapes (patients/compiled_shapes.py; a record they are not sure of goes to pySHACL alone), then
+the records that conform are recommended set-at-a-time (``Recommender.recommend_many``: one
+working graph, each rule and output query run once for the chunk), each with the answer it would
+get alone.  Should the shapes not compile, pySHACL validates ``VALIDATE_TOGETHER`` records a run
+(its time per record grows with the records of a run, so one is the cheapest).
 Results come back in input order, one dict per record, ready to write as a JSON Lines row.
 """
 
@@ -45,10 +45,7 @@ def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None,
         except UnreadableRecord as exc:
             rows.append({"record": name, "error": str(exc)})
     records = [r for _, r in readable]
-    size = VALIDATE_TOGETHER
-    reports = []
-    for start in range(0, len(records), size):
-        reports += validate_records(records[start:start + size], _worker.vocabulary, _worker.shapes)
+    reports = validate_chunk(_worker, records)
     outcomes = _worker.recommend_many(records, reports, jurisdiction=jurisdiction)
     for (name, _record), report, outcome in zip(readable, reports, outcomes):
         if outcome.recommendation is None:
@@ -57,6 +54,17 @@ def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None,
             rows.append({"record": name, **outcome.recommendation})
     order = {name: i for i, (name, _, _) in enumerate(chunk)}
     return sorted(rows, key=lambda row: order[row["record"]])
+
+
+def validate_chunk(recommender, records: list) -> list:
+    """The reports of a chunk's records: all in one run of the compiled shapes (the records they
+    are not sure of go to pySHACL alone), or, when the shapes could not be compiled, pySHACL
+    ``VALIDATE_TOGETHER`` records a run."""
+    size = max(1, len(records)) if recommender.shapes.compiled is not None else VALIDATE_TOGETHER
+    reports = []
+    for start in range(0, len(records), size):
+        reports += validate_records(records[start:start + size], recommender.vocabulary, recommender.shapes)
+    return reports
 
 
 def _chunks(items: Iterable[tuple[str, str, str | None]]) -> Iterator[list[tuple[str, str, str | None]]]:

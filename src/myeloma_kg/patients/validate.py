@@ -28,6 +28,7 @@ from .._mkg import MKG
 from ..errors import ShapesLoadError
 from ..graph.store import load_shapes_graph, to_rdflib_term
 from ..namespaces import DRUG
+from .compiled_shapes import Result, compile_shapes, run_checks
 from .records import PatientRecord, Vocabulary
 
 SEVERITY = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
@@ -189,6 +190,9 @@ class PatientShapes:
     def __init__(self, graph: rdflib.Graph) -> None:
         _fast_parameter_lookup()
         self.graph = _ReadOnlyGraph(graph)
+        # the shapes as checks over many records at once (compiled_shapes.py); None when they use
+        # SHACL those checks do not cover, and then pySHACL validates every record
+        self.compiled = compile_shapes(graph)
         used = {t for triple in graph for t in triple if isinstance(t, rdflib.URIRef) and t.startswith(str(SH))}
         self.advanced = bool(used - _CORE)
         self._prepared = None
@@ -245,42 +249,68 @@ def validate_record(record: PatientRecord, vocabulary: Vocabulary,
 
 
 def validate_records(records: list[PatientRecord], vocabulary: Vocabulary,
-                     shapes: PatientShapes | rdflib.Graph) -> list[ValidationReport]:
-    """Validate several records in one pySHACL run (its fixed cost per run is much of a small
-    record's time) and split the results by patient.  Records sharing a patient IRI are
-    validated apart, so that one record's lines never count as another's."""
+                     shapes: PatientShapes | rdflib.Graph, compiled: bool = True) -> list[ValidationReport]:
+    """Validate several records in one run and split the results by patient: the compiled
+    checks where they are sure (see compiled_shapes.py), pySHACL for each other record alone
+    (``compiled=False``: pySHACL for all, in one run).  Records sharing a patient IRI are
+    validated in different runs, so that one record's lines never count as another's."""
     if not isinstance(shapes, PatientShapes):
         shapes = PatientShapes(shapes)
-    seen: set[str] = set()
-    together, apart = [], []
+    groups: list[list[PatientRecord]] = []
+    seen: dict[str, int] = {}
     for record in records:
-        (apart if record.iri.value in seen else together).append(record)
-        seen.add(record.iri.value)
-    reports = {id(r): r2 for r, r2 in zip(together, _validate_together(together, vocabulary, shapes))}
-    for record in apart:
-        reports[id(record)] = _validate_together([record], vocabulary, shapes)[0]
+        position = seen.get(record.iri.value, 0)
+        if position == len(groups):
+            groups.append([])
+        groups[position].append(record)
+        seen[record.iri.value] = position + 1
+    reports = {}
+    for group in groups:
+        reports.update({id(r): r2 for r, r2 in zip(group, _validate_together(group, vocabulary, shapes, compiled))})
     return [reports[id(r)] for r in records]
 
 
 def _validate_together(records: list[PatientRecord], vocabulary: Vocabulary,
-                       shapes: PatientShapes) -> list[ValidationReport]:
+                       shapes: PatientShapes, compiled: bool = True) -> list[ValidationReport]:
+    """Records with distinct patient IRIs validated in one run: by the compiled checks where they
+    are sure of pySHACL's results, by pySHACL (each record alone) where they are not."""
     if not records:
         return []
     data = data_graph(records, vocabulary)
-    _conforms, results, text = shapes.run(data)
-    if not isinstance(results, rdflib.Graph):
+    if compiled and shapes.compiled is not None:
+        found = run_checks(shapes.compiled, data, [r.iri.value for r in records])
+        sure = [r for r in records if found[r.iri.value] is not None]
+        reports = {}
+        if sure:
+            results = [result for r in sure for result in found[r.iri.value] or []]
+            reports = {r.iri.value: report for r, report in zip(sure, _reports(sure, data, results))}
+        for record in records:
+            if record.iri.value not in reports:
+                reports[record.iri.value] = _validate_together([record], vocabulary, shapes, compiled=False)[0]
+        return [reports[r.iri.value] for r in records]
+    _conforms, graph, text = shapes.run(data)
+    if not isinstance(graph, rdflib.Graph):
         raise ShapesLoadError(f"the patient shapes could not be applied: {text}")
+    results = [Result(graph.value(node, SH.focusNode), graph.value(node, SH.resultPath), graph.value(node, SH.value),
+                      str(graph.value(node, SH.resultMessage) or "does not conform"),
+                      graph.value(node, SH.resultSeverity))
+               for node in graph.subjects(RDF.type, SH.ValidationResult)]
+    return _reports(records, data, results)
+
+
+def _reports(records: list[PatientRecord], data: ox.Store, results: list[Result]) -> list[ValidationReport]:
+    """The reports of records from the results of a run, the messages in clinical words."""
     reports = {r.iri.value: ValidationReport(patient=r.iri.value) for r in records}
     origins = {r.iri.value: r.origins for r in records}  # FHIR records: the resource behind each part
-    for result in results.subjects(RDF.type, SH.ValidationResult):
-        focus = results.value(result, SH.focusNode)
+    for result in results:
+        focus = result.focus
         owner = next((iri for iri in reports if str(focus) == iri or str(focus).startswith(iri + "/")), None)
         if owner is None:
             continue
-        message = str(results.value(result, SH.resultMessage) or "does not conform")
-        severity = SEVERITY.get(results.value(result, SH.resultSeverity), "violation")
-        path = results.value(result, SH.resultPath)
-        value = results.value(result, SH.value)
+        message = result.message
+        severity = SEVERITY.get(result.severity, "violation")
+        path = result.path
+        value = result.value
         if "{$value}" in message:  # pySHACL fills in {$value} only for SPARQL constraints
             shown = _show(value)
             if isinstance(value, rdflib.URIRef) and str(value).startswith(f"{DRUG}unknown/"):

@@ -109,6 +109,10 @@ class Settings:
     max_request_bytes: int = 1_000_000
     max_header_bytes: int = 65_536  # the request line and headers together (a GET query's URL among them)
     threads: int = 8
+    # server processes: each a waitress server with its own threads and workers, forked from the
+    # process that loaded the graph (one copy of it, shared until written), all accepting on one
+    # socket; 0 means one per core.  Where there is no fork (Windows), one.
+    processes: int = 1
     # Connections (waitress): idle or slow clients hold a connection, never a thread, so the limit
     # is set far above what a few hundred of them take; beyond it, new clients wait in the backlog.
     connection_limit: int = 1000

@@ -202,10 +202,13 @@ def check(ctx: click.Context, extra: tuple[Path, ...], store: str | None) -> Non
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default 5000).")
 @click.option("--store", default=None, help=STORE_HELP)
+@click.option("--processes", default=None, type=click.IntRange(0, 64),
+              help="Server processes sharing the graph and the port (default 1; 0: one per core).")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, store: str | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, store: str | None,
+          processes: int | None) -> None:
     """Serve the web app and the SPARQL endpoint."""
-    settings = _settings(ctx, host=host, port=port, store=store)
+    settings = _settings(ctx, host=host, port=port, store=store, processes=processes)
     if not 1 <= settings.port <= 65535:  # MYELOMA_KG_PORT is not checked by click
         click.echo(f"error: the port must be a number from 1 to 65535, not {settings.port}", err=True)
         sys.exit(2)

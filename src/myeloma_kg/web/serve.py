@@ -8,8 +8,12 @@ and leave per-client limits to a reverse proxy (SECURITY.md).
 
 from __future__ import annotations
 
+import os
 import select
+import signal
+import socket
 import sys
+import time
 from typing import Any
 
 from ..config import Settings
@@ -61,12 +65,90 @@ def waitress_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def server_processes(settings: Settings) -> int:
+    """How many server processes to run: ``settings.processes``, 0 meaning one per core; one where
+    processes cannot be forked."""
+    if not hasattr(os, "fork"):
+        return 1
+    wanted = settings.processes if settings.processes > 0 else (os.cpu_count() or 1)
+    return max(1, min(wanted, 64))
+
+
 def run_server(settings: Settings, kg: KnowledgeGraph) -> None:
     import waitress
 
     from . import create_app
 
     app = create_app(settings, kg)
+    processes = server_processes(settings)
+    if processes > 1:
+        _serve_forked(app, settings, processes)
+        return
     app.extensions["sparql"].start()  # the query and patient workers are ready before the first request
     app.extensions["patients"].start()
     waitress.serve(app, **waitress_options(settings))
+
+
+def _serve_forked(app, settings: Settings, processes: int) -> None:
+    """Several waitress servers on one listening socket, each forked from this process after the
+    graph was loaded and the app built, so they share one copy of both (copy on write).  Each
+    starts its own query and patient workers (forked from it, as with one process) and takes
+    the same checks and limits; the connection limit is shared out between them.  This process
+    only watches: a server that dies is started again (at most once a second), and SIGTERM or
+    SIGINT stops them all."""
+    import waitress
+
+    options = waitress_options(settings)
+    host, port = options.pop("host"), options.pop("port")
+    options["connection_limit"] = max(16, options["connection_limit"] // processes)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.create_server((host, port), family=family, backlog=1024)
+    stopping = False
+    children: dict[int, float] = {}  # pid -> when it started
+
+    def start_one() -> None:
+        pid = os.fork()
+        if pid == 0:  # a server process
+            code = 0
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                app.extensions["sparql"].start()
+                app.extensions["patients"].start()
+                waitress.serve(app, sockets=[listener], **options)
+            except BaseException:  # noqa: BLE001 - whatever it was, this process ends here
+                code = 1
+            finally:
+                os._exit(code)
+        children[pid] = time.monotonic()
+
+    def stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for _ in range(processes):
+            start_one()
+        print(f"{processes} server processes (pids {', '.join(map(str, children))}) share "
+              f"http://{host}:{port}/", file=sys.stderr, flush=True)
+        while children:
+            try:
+                pid, _status = os.wait()
+            except ChildProcessError:
+                break
+            started = children.pop(pid, None)
+            if started is None or stopping:
+                continue
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))  # no faster than once a second
+            if not stopping:
+                start_one()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        listener.close()

@@ -151,3 +151,29 @@ def test_every_rule_derives_for_each_patient_what_it_derives_for_it_alone(recomm
         for r in records:
             alone |= set(_run(store, rule.text, dict(options, substitutions={ox.Variable("patient"): r.iri})))
         assert together == alone, rule.name
+
+
+def test_a_json_lines_batch_answers_each_line_as_recommend_answers_it_alone(recommender, tmp_path):
+    """From outside: ``myeloma-kg recommend FILE.jsonl`` (chunks, validation together, rules
+    set-at-a-time) against each record alone; lines that do not conform or cannot be read included."""
+    from click.testing import CliRunner
+
+    from myeloma_kg.cli.main import main
+
+    texts = [json.dumps(json.loads(p.read_text())) for p in sorted(EXAMPLES.glob("*.json"))]
+    texts += generated(21, 140)
+    texts.insert(3, json.dumps({"id": "NO-LINES", "age": 70}))  # does not conform
+    texts.insert(7, "{not json")  # cannot be read
+    path = tmp_path / "cohort.jsonl"
+    path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["recommend", str(path), "--as-of", AS_OF.isoformat(), "--jobs", "1"])
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert len(rows) == len(texts)
+    assert "error" in rows[7] and "validation" in rows[3] and not rows[3]["validation"]["conforms"]
+    for text, row in zip(texts, rows):
+        if "error" in row:
+            continue
+        outcome = recommender.recommend(recommender.read(text, as_of=AS_OF))
+        alone = outcome.recommendation if outcome.recommendation is not None else {"validation": outcome.report.as_dict()}
+        row.pop("record")
+        assert json.dumps(row) == json.dumps(alone)

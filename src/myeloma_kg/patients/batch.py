@@ -20,7 +20,6 @@ from typing import Any
 
 from ..config import Settings
 from .records import UnreadableRecord
-from .validate import validate_records
 
 CHUNK = 100
 VALIDATE_TOGETHER = 1
@@ -57,14 +56,11 @@ def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None,
 
 
 def validate_chunk(recommender, records: list) -> list:
-    """The reports of a chunk's records: all in one run of the compiled shapes (the records they
-    are not sure of go to pySHACL alone), or, when the shapes could not be compiled, pySHACL
-    ``VALIDATE_TOGETHER`` records a run."""
-    size = max(1, len(records)) if recommender.shapes.compiled is not None else VALIDATE_TOGETHER
-    reports = []
-    for start in range(0, len(records), size):
-        reports += validate_records(records[start:start + size], recommender.vocabulary, recommender.shapes)
-    return reports
+    """The reports of a chunk's records (``Recommender.validate_many``): all in one run of the
+    compiled shapes (the records they are not sure of go to pySHACL alone), or, when the shapes
+    could not be compiled, pySHACL ``VALIDATE_TOGETHER`` records a run."""
+    together = None if recommender.shapes.compiled is not None else VALIDATE_TOGETHER
+    return recommender.validate_many(records, together)
 
 
 def _chunks(items: Iterable[tuple[str, str, str | None]]) -> Iterator[list[tuple[str, str, str | None]]]:

@@ -31,7 +31,7 @@ from ..queries import catalog_of
 from .limits import RecordLimits
 from .read import read_text
 from .records import PatientRecord, Vocabulary
-from .validate import ValidationReport, load_patient_shapes, validate_record
+from .validate import ValidationReport, load_patient_shapes, validate_records
 
 MAX_ROUNDS = 12
 RENEW_AFTER = 100  # patients between rebuilds of the working store (see Recommender._fresh_store)
@@ -137,12 +137,22 @@ class Recommender:
         return read_text(text, self.vocabulary, content_type=content_type, as_of=as_of, limits=self.limits)
 
     def validate(self, record: PatientRecord) -> ValidationReport:
+        return self.validate_many([record])[0]
+
+    def validate_many(self, records: list[PatientRecord], together: int | None = None) -> list[ValidationReport]:
+        """The reports of several records: ``together`` records a run (all of them by default, as
+        the compiled shapes take them; pySHACL's time per record grows with the run, so one at a
+        time where the shapes could not be compiled), each with the date it was read at."""
         t0 = time.perf_counter()
-        report = validate_record(record, self.vocabulary, self.shapes)
-        report.as_of = next((t.object.value for t in record.triples
-                             if t.subject == record.iri and t.predicate.value == str(MKG.asOfDate)), None)
+        size = together or (max(1, len(records)) if self.shapes.compiled is not None else 1)
+        reports: list[ValidationReport] = []
+        for start in range(0, len(records), size):
+            reports += validate_records(records[start:start + size], self.vocabulary, self.shapes)
+        for record, report in zip(records, reports):
+            report.as_of = next((t.object.value for t in record.triples
+                                 if t.subject == record.iri and t.predicate.value == str(MKG.asOfDate)), None)
         self._timed("validate", t0)
-        return report
+        return reports
 
     @contextmanager
     def derived(self, record: PatientRecord) -> Iterator[ox.NamedNode]:

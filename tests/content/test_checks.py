@@ -120,3 +120,23 @@ def test_check_command_passes_on_the_shipped_graph():
     result = check_command()
     assert result.exit_code == 0, result.output
     assert "PASSED" in result.output
+
+
+def test_unchanged_content_reads_its_shacl_findings_from_the_cache(kg, settings, tmp_path):
+    from dataclasses import asdict
+
+    from myeloma_kg import load_graph
+    from myeloma_kg.content import checks
+
+    first = run_checks(kg, settings)
+    second = run_checks(kg, settings)  # nothing changed: the findings kept by the first run
+    assert second.shapes  # (the first may have reused an earlier run's too)
+    assert [asdict(f) for f in second.findings] == [asdict(f) for f in first.findings]
+    key = checks._shapes_key(kg, settings)
+    kept = settings.cache_path / "checks" / f"shapes-{key[:40]}.json"
+    kept.write_text("{damaged", encoding="utf-8")  # a damaged entry is made again, never trusted
+    third = run_checks(kg, settings)
+    assert not third.shapes and [asdict(f) for f in third.findings] == [asdict(f) for f in first.findings]
+    # a draft changes the content hash, so the findings of the shipped content are not reused for it
+    draft = load_graph(settings, reason=False, extra=[ROOT / "tests/fixtures/broken/percent-out-of-range.ttl"])
+    assert checks._shapes_key(draft, settings) != key

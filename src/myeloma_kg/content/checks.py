@@ -6,8 +6,11 @@ command line turns it into text and an exit status (0 clean, 1 violations).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyshacl
@@ -43,6 +46,7 @@ class CheckReport:
     counts: dict[str, int] = field(default_factory=dict)
     version: str = ""  # the graph version checked, as version.GraphVersion.label() gives it
     reasoner: str = ""  # how the classification was had (run, cached, reused), in words
+    shapes: str = ""  # in words, when the SHACL findings were read from the cache instead of made
 
     @property
     def violations(self) -> list[Finding]:
@@ -60,7 +64,8 @@ class CheckReport:
         warnings = len(self.findings) - len(self.violations)
         if warnings:
             verdict += f", {warnings} warning(s)"
-        lines += ([f"reasoner: {self.reasoner}"] if self.reasoner else []) + [f"checked: {summary}"] + (
+        lines += ([f"reasoner: {self.reasoner}"] if self.reasoner else []) + (
+            [f"shapes: {self.shapes}"] if self.shapes else []) + [f"checked: {summary}"] + (
             [f"graph version: {self.version}"] if self.version else []) + [
             f"time: {timing}", verdict]
         return "\n".join(lines)
@@ -263,6 +268,48 @@ def check_queries(kg: KnowledgeGraph, folder: Path) -> tuple[list[Finding], int]
     return findings, len(queries)
 
 
+_KEPT_FORMAT = "1"  # part of the key: a change of what is kept makes every earlier entry unread
+
+
+def _shapes_key(kg: KnowledgeGraph, settings: Settings) -> str | None:
+    """What the SHACL findings depend on: the content (its files' hash, drafts and imports
+    included), the number of statements validated (the inferred ones among them), the content
+    shapes' files and pySHACL's version.  None when the content hash is not known (a remote store)."""
+    from ..graph.version import graph_version
+
+    content = graph_version(kg).content_hash
+    if not content:
+        return None
+    digest = hashlib.sha256(f"{_KEPT_FORMAT}|{content}|{pyshacl.__version__}|".encode())
+    digest.update(str(len(kg.store)).encode())  # every quad of the store, the inferred ones included
+    for path in sorted(settings.shapes_dir.glob("content*.ttl")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _kept_findings(settings: Settings, key: str | None) -> list[Finding] | None:
+    if key is None:
+        return None
+    try:
+        rows = json.loads((settings.cache_path / "checks" / f"shapes-{key[:40]}.json").read_text(encoding="utf-8"))
+        return [Finding(**row) for row in rows]
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _keep_findings(settings: Settings, key: str | None, findings: list[Finding]) -> None:
+    if key is None:
+        return
+    folder = settings.cache_path / "checks"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f"shapes-{key[:40]}.{os.getpid()}.part"
+        partial.write_text(json.dumps([asdict(f) for f in findings]), encoding="utf-8")
+        partial.replace(folder / f"shapes-{key[:40]}.json")
+    except OSError:
+        pass  # a cache that cannot be written is no error
+
+
 def run_checks(kg: KnowledgeGraph, settings: Settings) -> CheckReport:
     report = CheckReport()
     started = time.perf_counter()
@@ -271,7 +318,15 @@ def run_checks(kg: KnowledgeGraph, settings: Settings) -> CheckReport:
 
     started = time.perf_counter()
     shapes = load_shapes(settings.shapes_dir)
-    report.findings += check_shapes(kg, shapes)
+    key = _shapes_key(kg, settings)
+    kept = _kept_findings(settings, key)
+    if kept is None:
+        found = check_shapes(kg, shapes)
+        _keep_findings(settings, key, found)
+    else:
+        found = kept
+        report.shapes = "the findings kept for this content and these shapes (nothing changed since they were made)"
+    report.findings += found
     report.timings["shapes"] = time.perf_counter() - started
     report.counts["shapes"] = sum(1 for _ in shapes.subjects(RDF.type, SH.NodeShape))
 

@@ -86,6 +86,14 @@ class Recommender:
             key = (r["recommendation"], r["regimen"], r["caution"], r["text"], int(r["kind"]))
             cautions.setdefault(key, []).append((r.get("criterion"), r["when"]))
         self.pair_cautions = list(cautions.items())
+        # the clinical actions and the criteria that decide them (supportive-care.rq), in its order
+        actions: dict[tuple, list[tuple[str, str]]] = {}
+        for r in kg.select(self.q["supportive-care"]):
+            key = tuple(r.get(c) for c in _CARE_COLUMNS)
+            needs = actions.setdefault(key, [])
+            if r.get("criterion"):
+                needs.append((r["scope"], r["criterion"]))
+        self.care_actions = [(dict(zip(_CARE_COLUMNS, key)), needs) for key, needs in actions.items()]
         self.regimen_pairs: dict[str, list[tuple[str, str]]] = {}  # regimen -> its (recommendation, regimen) pairs
         for rec, regimen in self.pairs:
             self.regimen_pairs.setdefault(regimen, []).append((rec, regimen))
@@ -326,9 +334,11 @@ class Recommender:
                 hit = any(mine.get(criterion) == "failed" for criterion, _ in needs)
             if hit:
                 given.append({"recommendation": rec, "regimen": regimen, "text": text})
+        care = [row for row, needs in self.care_actions
+                if all(mine.get(criterion) == "met" for scope, criterion in needs
+                       if scope == "action" or not row["withRegimens"])]
         result = self._assemble(record, derived, verdicts,
-                                rows.get("partner-refractoriness", []), given,
-                                rows.get("supportive-care", []), report, history, jurisdiction)
+                                rows.get("partner-refractoriness", []), given, care, report, history, jurisdiction)
         result["graphVersion"] = self.graph_version.as_json()  # which graph answered, so a user can pin it
         self._timed("assemble JSON", t0)
         return Outcome(report, result)
@@ -507,14 +517,15 @@ PREFERENCE_ORDER = ("preferred", "alternative", "not ranked")
 
 _DERIVED = ("priorLines", "months", "asOf", "antiCD38Status", "highRisk", "frailty", "exposed", "refractory")
 
+_CARE_COLUMNS = ("recommendation", "notation", "action", "kindLabel", "statement", "status", "source",
+                 "withRegimens", "drugSpecific")
+
 #: The output queries of ``queries/patient/`` run for each patient, and the columns read from them
 #: (each also projects ``?patient``, by which the rows of a chunk are split).
 OUTPUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("derived", _DERIVED),
     ("criterion-verdicts", ("criterion", "verdict")),
     ("partner-refractoriness", ("recommendation", "regimen", "text")),
-    ("supportive-care", ("recommendation", "notation", "action", "kindLabel", "statement", "status", "source",
-                         "withRegimens", "drugSpecific")),
     ("current-line", ("number", "start", "end", "progression", "response", "state", "drugs")),
     ("toxicity", ("regimen", "verdict", "text", "fallback")),
     ("prior-targets", ("target", "drugLabel", "number", "progressed")),

@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
-import pyshacl
 import rdflib
-from pyshacl.errors import ValidationFailure
 from rdflib.namespace import RDF, SH
 from rdflib.paths import Path as RdfPath
 
@@ -188,7 +186,6 @@ class PatientShapes:
     """
 
     def __init__(self, graph: rdflib.Graph) -> None:
-        _fast_parameter_lookup()
         self.graph = _ReadOnlyGraph(graph)
         # the shapes as checks over many records at once (compiled_shapes.py); None when they use
         # SHACL those checks do not cover, and then pySHACL validates every record
@@ -201,6 +198,10 @@ class PatientShapes:
     def run(self, data: ox.Store) -> tuple[bool, Any, str]:
         """pySHACL's (conforms, results graph, text) for a data store, as ``pyshacl.validate``
         gives them with inference off, warnings allowed and the data validated in place."""
+        import pyshacl  # only here: most records never need it (compiled_shapes.py), and it is slow to import
+        from pyshacl.errors import ValidationFailure
+
+        _fast_parameter_lookup()
         try:
             from pyshacl.graph_abstraction import DataGraph
         except ImportError:  # an older pySHACL: its own entry point

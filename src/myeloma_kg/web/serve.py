@@ -113,6 +113,7 @@ def _serve_forked(app, settings: Settings, processes: int) -> None:
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                _end_with(parent)
                 app.extensions["sparql"].start()
                 app.extensions["patients"].start()
                 waitress.serve(app, sockets=[listener], **options)
@@ -131,6 +132,7 @@ def _serve_forked(app, settings: Settings, processes: int) -> None:
             except ProcessLookupError:
                 pass
 
+    parent = os.getpid()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         for _ in range(processes):
@@ -152,3 +154,29 @@ def _serve_forked(app, settings: Settings, processes: int) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         listener.close()
+
+
+def _end_with(parent: int) -> None:
+    """End this server process when the watching one is gone, even killed with SIGKILL: the
+    kernel sends SIGTERM then (Linux, prctl PR_SET_PDEATHSIG), and a thread checks once a second
+    elsewhere.  Its workers end with it (they watch it the same way)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it ended before the signal was asked for
+        os._exit(0)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    import threading
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()

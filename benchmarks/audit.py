@@ -94,7 +94,17 @@ def main() -> None:
                 print(f"  {start:7.1f} s  {text[:100]}")
         if len(results) == 2:
             a, b = (root / f"out-{r['engine']}" / "decision_points.csv" for r in results)
-            print("\nidentical decision_points.csv:", a.read_bytes() == b.read_bytes())
+            same = a.read_bytes() == b.read_bytes()
+            print("\nidentical decision_points.csv:", same)
+            if not same:  # the rows that differ, so that a difference is seen, not only counted
+                rows_a = a.read_text(encoding="utf-8").splitlines()
+                rows_b = b.read_text(encoding="utf-8").splitlines()
+                only_a, only_b = sorted(set(rows_a) - set(rows_b)), sorted(set(rows_b) - set(rows_a))
+                print(f"  rows: {len(rows_a)} and {len(rows_b)}; {len(only_a)} only from {results[0]['engine']}, "
+                      f"{len(only_b)} only from {results[1]['engine']}")
+                for label, rows in ((results[0]["engine"], only_a), (results[1]["engine"], only_b)):
+                    for row in rows[:5]:
+                        print(f"  only {label}: {row[:400]}")
 
 
 if __name__ == "__main__":

@@ -305,8 +305,9 @@ def main() -> None:
                   f" summed RSS at 1/4, 1/2, 3/4, all rows: {', '.join(map(str, r['rss_by_quarter_mib']))} MiB")
             if jobs == 2:
                 TARGETS[f"batch of {size}, --jobs 2"] = (">= 500 records/s", r["per_s"], "records/s")
+                # (from a quarter to three quarters of the rows: at the end the workers may be gone already)
                 TARGETS[f"batch of {size}, --jobs 2, memory"] = (
-                    "flat", r["rss_by_quarter_mib"][-1] - r["rss_by_quarter_mib"][0], "MiB grown from 1/4 to all rows")
+                    "flat", r["rss_by_quarter_mib"][2] - r["rss_by_quarter_mib"][0], "MiB grown from 1/4 to 3/4 of the rows")
     print("\ntargets (issue 23) and what was measured:")
     for what, (target, measured, unit) in TARGETS.items():
         shown = "not measured" if measured is None else f"{measured:.1f} {unit}"

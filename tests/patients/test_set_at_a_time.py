@@ -177,3 +177,23 @@ def test_a_json_lines_batch_answers_each_line_as_recommend_answers_it_alone(reco
         alone = outcome.recommendation if outcome.recommendation is not None else {"validation": outcome.report.as_dict()}
         row.pop("record")
         assert json.dumps(row) == json.dumps(alone)
+
+
+def test_answers_do_not_depend_on_what_the_worker_did_before(kg, settings, examples):
+    """A worker's store that has taken many records in and out answers each record as a new one
+    does (a reason list once followed the engine's order, which such a store may change)."""
+    from myeloma_kg.patients.recommend import Recommender
+
+    fresh = Recommender(kg, settings)
+    first = [_json(fresh.recommend(r)) for r in examples]
+    aged = Recommender(kg, settings)
+    for start in range(0, 200, 100):  # two chunks of generated records in and out
+        aged.recommend_many([aged.read(text, as_of=AS_OF) for text in generated(31 + start, 100)])
+    assert [_json(o) for o in aged.recommend_many(examples)] == first
+    assert [_json(aged.recommend(r)) for r in examples] == first
+
+
+def test_the_output_queries_of_several_rows_a_patient_have_an_order():
+    for name in ("partner-refractoriness", "toxicity", "prior-targets"):
+        text = (ROOT / "queries" / "patient" / f"{name}.rq").read_text()
+        assert "\nORDER BY " in text, name

@@ -121,7 +121,7 @@ def set_at_a_time(recommender: Recommender, texts: list[str]) -> None:
         t0 = time.perf_counter()
         records = [recommender.read(text, as_of=AS_OF) for text in texts[start:start + batch.CHUNK]]
         t1 = time.perf_counter()
-        reports = batch.validate_chunk(recommender, records)
+        reports = recommender.validate_many(records)
         t2 = time.perf_counter()
         outcomes = recommender.recommend_many(records, reports)
         together += [json.dumps(o.recommendation or o.report.as_dict()) for o in outcomes]

@@ -93,7 +93,7 @@ def _run_chunk(chunk: list[Item]) -> list[tuple[str, dict[str, Any]]]:
         order.append((seen[record.iri.value], index))
     spread = [readable[index] for _, index in sorted(order)]
     records = [record for _, record, _ in spread]
-    reports = batch.validate_chunk(recommender, records)
+    reports = recommender.validate_many(records)
     # recommended set-at-a-time (Recommender.recommend_many): the same answers as one by one
     outcomes = recommender.recommend_many(records, reports)
     for (key, _record, given), outcome in zip(spread, outcomes):

@@ -5,7 +5,7 @@ chunks of ``CHUNK`` (one message each way per chunk).  A chunk is validated in o
 shapes (patients/compiled_shapes.py; a record they are not sure of goes to pySHACL alone), then
 the records that conform are recommended set-at-a-time (``Recommender.recommend_many``: one
 working graph, each rule and output query run once for the chunk), each with the answer it would
-get alone.  Should the shapes not compile, pySHACL validates ``VALIDATE_TOGETHER`` records a run
+get alone.  Should the shapes not compile, pySHACL validates one record a run
 (its time per record grows with the records of a run, so one is the cheapest).
 Results come back in input order, one dict per record, ready to write as a JSON Lines row.
 """
@@ -22,7 +22,6 @@ from ..config import Settings
 from .records import UnreadableRecord
 
 CHUNK = 100
-VALIDATE_TOGETHER = 1
 _worker = None
 
 
@@ -44,7 +43,7 @@ def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None,
         except UnreadableRecord as exc:
             rows.append({"record": name, "error": str(exc)})
     records = [r for _, r in readable]
-    reports = validate_chunk(_worker, records)
+    reports = _worker.validate_many(records)
     outcomes = _worker.recommend_many(records, reports, jurisdiction=jurisdiction)
     for (name, _record), report, outcome in zip(readable, reports, outcomes):
         if outcome.recommendation is None:
@@ -53,14 +52,6 @@ def _run_chunk(chunk: list[tuple[str, str, str | None]], as_of: dt.date | None,
             rows.append({"record": name, **outcome.recommendation})
     order = {name: i for i, (name, _, _) in enumerate(chunk)}
     return sorted(rows, key=lambda row: order[row["record"]])
-
-
-def validate_chunk(recommender, records: list) -> list:
-    """The reports of a chunk's records (``Recommender.validate_many``): all in one run of the
-    compiled shapes (the records they are not sure of go to pySHACL alone), or, when the shapes
-    could not be compiled, pySHACL ``VALIDATE_TOGETHER`` records a run."""
-    together = None if recommender.shapes.compiled is not None else VALIDATE_TOGETHER
-    return recommender.validate_many(records, together)
 
 
 def _chunks(items: Iterable[tuple[str, str, str | None]]) -> Iterator[list[tuple[str, str, str | None]]]:

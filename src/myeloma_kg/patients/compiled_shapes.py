@@ -386,7 +386,7 @@ def _row_value(term: Any) -> rdflib.term.Node:
     return _rdflib(term)
 
 
-def focus_results(checks: list[NodeCheck], index: Index, focus: str, node: NodeCheck) -> list[Result]:
+def focus_results(index: Index, focus: str, node: NodeCheck) -> list[Result]:
     """Every result of one node shape on one focus node."""
     found: list[Result] = []
     focus_term = rdflib.URIRef(focus)
@@ -454,7 +454,7 @@ def run_checks(checks: list[NodeCheck], store: ox.Store, owners: Iterable[str]) 
             if owner is None or results.get(owner) is None:
                 continue
             try:
-                results[owner].extend(focus_results(checks, index, focus, node))  # type: ignore[union-attr]
+                results[owner].extend(focus_results(index, focus, node))  # type: ignore[union-attr]
             except NotSure:
                 results[owner] = None
     return results

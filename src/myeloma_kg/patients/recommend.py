@@ -150,12 +150,12 @@ class Recommender:
     def validate(self, record: PatientRecord) -> ValidationReport:
         return self.validate_many([record])[0]
 
-    def validate_many(self, records: list[PatientRecord], together: int | None = None) -> list[ValidationReport]:
-        """The reports of several records: ``together`` records a run (all of them by default, as
-        the compiled shapes take them; pySHACL's time per record grows with the run, so one at a
-        time where the shapes could not be compiled), each with the date it was read at."""
+    def validate_many(self, records: list[PatientRecord]) -> list[ValidationReport]:
+        """The reports of several records, each with the date it was read at: all in one run, as
+        the compiled shapes take them, or one record a run where the shapes could not be compiled
+        (pySHACL's time per record grows with the records of a run)."""
         t0 = time.perf_counter()
-        size = together or (max(1, len(records)) if self.shapes.compiled is not None else 1)
+        size = max(1, len(records)) if self.shapes.compiled is not None else 1
         reports: list[ValidationReport] = []
         for start in range(0, len(records), size):
             reports += validate_records(records[start:start + size], self.vocabulary, self.shapes)

@@ -244,11 +244,6 @@ def data_graph(record: PatientRecord | list[PatientRecord], vocabulary: Vocabula
     return store
 
 
-def validate_record(record: PatientRecord, vocabulary: Vocabulary,
-                    shapes: PatientShapes | rdflib.Graph) -> ValidationReport:
-    return validate_records([record], vocabulary, shapes)[0]
-
-
 def validate_records(records: list[PatientRecord], vocabulary: Vocabulary,
                      shapes: PatientShapes | rdflib.Graph, compiled: bool = True) -> list[ValidationReport]:
     """Validate several records in one run and split the results by patient: the compiled

@@ -394,6 +394,7 @@ class MKG(DefinedNamespace):
     endpoint: URIRef
     enrolled: URIRef
     evaluates: URIRef
+    evaluationRound: URIRef
     evidenceCertainty: URIRef
     evidenceNote: URIRef
     evidenceRegimen: URIRef

@@ -56,6 +56,16 @@ class QueryEvaluationError(MyelomaKGError):
     answer, a value it cannot compute)."""
 
 
+class CriterionCycleError(MyelomaKGError):
+    """A criterion reads its own verdict, through its members or the state it tests: the rules
+    could never give it a final verdict."""
+
+    def __init__(self, criteria: list[str]) -> None:
+        super().__init__("these criteria read their own verdicts, through their members or the states they test "
+                         f"(`myeloma-kg check` names each): {', '.join(criteria)}")
+        self.criteria = criteria
+
+
 class ReasonerError(MyelomaKGError):
     """The OWL reasoner could not run, or found the ontology inconsistent."""
 

@@ -34,9 +34,12 @@ from ..queries import catalog_of
 from .limits import RecordLimits
 from .read import read_text
 from .records import PatientRecord, Vocabulary
+from .rounds import criterion_rounds
 from .validate import ValidationReport, load_patient_shapes, validate_records
 
 MAX_ROUNDS = 12
+ROUND = ox.Variable("round")  # bound to the fixpoint's round in the rules marked "rounds: true"
+EVALUATION_ROUND = ox.NamedNode(str(MKG.evaluationRound))
 RENEW_AFTER = 100  # patients between rebuilds of the working store (see Recommender._fresh_store)
 CHUNK_AT_MOST = 100  # records derived together in one working graph (Recommender.recommend_many)
 
@@ -71,6 +74,10 @@ class Recommender:
         # only a repeated rule can be skipped (every rule runs in the first round)
         self.reads = {r.path: RuleReads.kept(r.text, self.settings.cache_path) for r in self.repeated}
         self.q = {q.path.stem: q.text for q in catalog.folder_queries("patient")}
+        # the round in which each criterion is evaluated (see rounds.py), read by the rules
+        # marked "rounds: true" from the working store, never written to the shipped graph
+        self.criterion_rounds = criterion_rounds(kg.select(self.q["criterion-inputs"]))
+        self.last_round = max(self.criterion_rounds.values(), default=0)
         self.vocabulary = Vocabulary.from_rows(kg.select(self.q["vocabulary"]))
         self.shapes = load_patient_shapes(self.settings.shapes_dir)
         self.limits = RecordLimits.of(self.settings)
@@ -129,6 +136,9 @@ class Recommender:
         self._notation_keys = {rec: _notation_key(info) for rec, info in self.recommendations.items()}
         self._lock = threading.Lock()
         self._base = list(kg.store.quads_for_pattern(None, None, None, None))
+        rounds_graph = ox.NamedNode(f"{GRAPH}evaluation-rounds")
+        self._base += [ox.Quad(ox.NamedNode(criterion), EVALUATION_ROUND, ox.Literal(number), rounds_graph)
+                       for criterion, number in sorted(self.criterion_rounds.items())]
         self._served = 0
         self.work = self._fresh_store()
 
@@ -192,10 +202,13 @@ class Recommender:
         """Run the rules of ``queries/rules/`` to a fixpoint, adding what they derive to ``graph``.
 
         The rules run in rounds: the first round runs every rule in file order, later rounds
-        the rules marked ``repeat: true``, until a round derives nothing new.  A rule is skipped
-        when no triple it can read has been added since its last run (see ``RuleReads``): it
-        would derive only what it derived then, so the rounds, and what they derive, are the
-        same as running it.  Every rule is patient-scoped (what it derives for a patient reads
+        the rules marked ``repeat: true``, until every criterion has had its round and a round
+        derives nothing new.  A rule marked ``rounds: true`` reads ``?round``, bound to the
+        round's number, and evaluates only the criteria of that round (``mkg:evaluationRound``,
+        see ``rounds.py``), once what they read is final.  Another rule is skipped when no
+        triple it can read has been added since its last run (see ``RuleReads``): it would
+        derive only what it derived then, so the rounds, and what they derive, are the same as
+        running it.  Every rule is patient-scoped (what it derives for a patient reads
         only that patient's triples and the shipped graph), so the same rounds over the records
         of a chunk derive, for each of them, what they derive for it alone.
         """
@@ -204,15 +217,23 @@ class Recommender:
         last_run: dict[Path, int] = {}  # rule file -> step of its last run
         added_at: dict[str, int] = {}  # predicate -> last step that added a triple with it
         rules = self.rules  # the first round runs every rule, in file order
-        for round_number in range(MAX_ROUNDS):
+        for round_number in range(max(MAX_ROUNDS, self.last_round + 2)):
             added = 0
+            this_round = {**options, "substitutions": {**options.get("substitutions", {}),
+                                                       ROUND: ox.Literal(round_number)}}
             for rule in rules:
-                since = last_run.get(rule.path)
-                if since is not None and not self.reads[rule.path].changed(added_at, since):
-                    continue
+                if rule.extra.get("rounds"):
+                    if round_number > self.last_round:
+                        continue  # no criterion is evaluated in this round
+                    rule_options = this_round
+                else:
+                    since = last_run.get(rule.path)
+                    if since is not None and not self.reads[rule.path].changed(added_at, since):
+                        continue
+                    rule_options = options
                 step += 1
                 last_run[rule.path] = step
-                new = [t for t in _run(store, rule.text, options) if t not in known]
+                new = [t for t in _run(store, rule.text, rule_options) if t not in known]
                 if new:
                     known.update(new)
                     store.extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in new])
@@ -221,7 +242,7 @@ class Recommender:
                         added_at[t.predicate.value] = step
                     added_at[RuleReads.ANY] = step
                 t0 = self._timed(f"round {round_number} {rule.name}", t0)
-            if not added:
+            if not added and round_number >= self.last_round:
                 break
             rules = self.repeated  # later rounds only the rules marked "repeat: true"
 

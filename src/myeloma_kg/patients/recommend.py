@@ -96,6 +96,9 @@ class Recommender:
             key = (r["recommendation"], r["regimen"], r["caution"], r["text"], int(r["kind"]))
             cautions.setdefault(key, []).append((r.get("criterion"), r["when"]))
         self.pair_cautions = list(cautions.items())
+        # the same, as sets of criteria, for the test of each patient (see _outcome)
+        self._caution_tests = [(rec, regimen, text, kind, frozenset(c for c, _ in needs if c is not None))
+                               for (rec, regimen, _caution, text, kind), needs in self.pair_cautions]
         # the clinical actions and the criteria that decide them (supportive-care.rq), in its order
         actions: dict[tuple, list[tuple[str, str]]] = {}
         for r in kg.select(self.q["supportive-care"]):
@@ -104,6 +107,10 @@ class Recommender:
             if r.get("criterion"):
                 needs.append((r["scope"], r["criterion"]))
         self.care_actions = [(dict(zip(_CARE_COLUMNS, key)), needs) for key, needs in actions.items()]
+        # an action is given when the patient meets its own criteria, and, unless it goes with the
+        # regimens offered, the criteria of its scope too (see _outcome)
+        self._care_tests = [(row, frozenset(c for scope, c in needs if scope == "action" or not row["withRegimens"]))
+                            for row, needs in self.care_actions]
         self.regimen_pairs: dict[str, list[tuple[str, str]]] = {}  # regimen -> its (recommendation, regimen) pairs
         for rec, regimen in self.pairs:
             self.regimen_pairs.setdefault(regimen, []).append((rec, regimen))
@@ -350,17 +357,14 @@ class Recommender:
         history = {"currentLine": rows.get("current-line", []), "toxicity": rows.get("toxicity", []),
                    "targets": rows.get("prior-targets", [])}
         t0 = time.perf_counter()
-        given = []
-        for (rec, regimen, _caution, text, kind), needs in self.pair_cautions:
-            if kind == 0:  # every criterion of the caution met (a caution without any: always)
-                hit = all(criterion is None or mine.get(criterion) == "met" for criterion, _ in needs)
-            else:  # a limit applied as a caution: one of its criteria failed
-                hit = any(mine.get(criterion) == "failed" for criterion, _ in needs)
-            if hit:
-                given.append({"recommendation": rec, "regimen": regimen, "text": text})
-        care = [row for row, needs in self.care_actions
-                if all(mine.get(criterion) == "met" for scope, criterion in needs
-                       if scope == "action" or not row["withRegimens"])]
+        met = {criterion for criterion, verdict in mine.items() if verdict == "met"}
+        failed = {criterion for criterion, verdict in mine.items() if verdict == "failed"}
+        # a caution is given when every criterion of it is met (a caution without any: always), a
+        # limit applied as a caution when one of its criteria failed
+        given = [{"recommendation": rec, "regimen": regimen, "text": text}
+                 for rec, regimen, text, kind, needs in self._caution_tests
+                 if (needs <= met if kind == 0 else not needs.isdisjoint(failed))]
+        care = [row for row, needs in self._care_tests if needs <= met]
         result = self._assemble(record, derived, verdicts,
                                 rows.get("partner-refractoriness", []), given, care, report, history, jurisdiction)
         result["graphVersion"] = self.graph_version.as_json()  # which graph answered, so a user can pin it

@@ -388,8 +388,6 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
 
 def _batch(items, settings: Settings, date, fmt: str, jobs: int | None, jurisdiction: str | None = None) -> int:
     """Stream one JSON line per record (or text blocks), with a progress bar on a terminal."""
-    import json as _json
-
     from ..patients.batch import recommend_many
     from ..patients.recommend import render_text
 
@@ -405,17 +403,23 @@ def _batch(items, settings: Settings, date, fmt: str, jobs: int | None, jurisdic
                 yield name, source, "application/json"
 
     worst = 0
-    results = recommend_many(texts(), settings, as_of=date, jobs=jobs, jurisdiction=jurisdiction)
+    # JSON lines are written by the workers; this process only passes them on
+    results = recommend_many(texts(), settings, as_of=date, jobs=jobs, jurisdiction=jurisdiction,
+                             encoded=fmt == "json")
     bar = click.progressbar(results, length=len(items), label="patients", file=sys.stderr) if sys.stderr.isatty() else None
+    out = sys.stdout
     with bar if bar is not None else contextlib.nullcontext(results) as rows:
         for row in rows:
+            if fmt == "json":
+                kind, line = row
+                worst = max(worst, {"ok": 0, "invalid": 1, "error": 2}[kind])
+                out.write(line + "\n")
+                continue
             if "error" in row:
                 worst = 2
             elif "validation" in row:
                 worst = max(worst, 1)
-            if fmt == "json":
-                click.echo(_json.dumps(row))
-            elif "error" in row:
+            if "error" in row:
                 click.echo(f"{row['record']}: unreadable: {row['error']}\n")
             elif "validation" in row:
                 click.echo(f"{row['record']}: does not conform\n" + "\n".join(

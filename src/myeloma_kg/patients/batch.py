@@ -7,12 +7,15 @@ the records that conform are recommended set-at-a-time (``Recommender.recommend_
 working graph, each rule and output query run once for the chunk), each with the answer it would
 get alone.  Should the shapes not compile, pySHACL validates one record a run
 (its time per record grows with the records of a run, so one is the cheapest).
-Results come back in input order, one dict per record, ready to write as a JSON Lines row.
+Results come back in input order, one dict per record, ready to write as a JSON Lines row; or,
+with ``encoded``, already written as one (by the workers, so that the first process, which only
+passes the lines on, takes no core from them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
@@ -67,24 +70,36 @@ def _chunks(items: Iterable[tuple[str, str, str | None]]) -> Iterator[list[tuple
 
 def recommend_many(items: Iterable[tuple[str, str, str | None]], settings: Settings,
                    as_of: dt.date | None = None, jobs: int | None = None,
-                   jurisdiction: str | None = None) -> Iterator[dict[str, Any]]:
-    """(name, text, content type) records in, one result dict per record out, in order."""
+                   jurisdiction: str | None = None, encoded: bool = False) -> Iterator[Any]:
+    """(name, text, content type) records in, one result per record out, in order: a dict, or
+    with ``encoded`` a pair (kind, JSON text) where kind is "ok", "invalid" (the record does not
+    conform) or "error" (it could not be read)."""
+    work = _Chunk(as_of, jurisdiction, encoded)
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1:
         _init(settings)
         for chunk in _chunks(items):
-            yield from _run_chunk(chunk, as_of, jurisdiction)
+            yield from work(chunk)
         return
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     with context.Pool(jobs, initializer=_init, initargs=(settings,)) as pool:
-        for rows in pool.imap(_Chunk(as_of, jurisdiction), _chunks(items)):
+        for rows in pool.imap(work, _chunks(items)):
             yield from rows
 
 
+def kind_of(row: dict[str, Any]) -> str:
+    """"error" for a record that could not be read, "invalid" for one that does not conform, else "ok"."""
+    return "error" if "error" in row else "invalid" if "validation" in row else "ok"
+
+
 class _Chunk:
-    def __init__(self, as_of: dt.date | None, jurisdiction: str | None = None) -> None:
+    def __init__(self, as_of: dt.date | None, jurisdiction: str | None = None, encoded: bool = False) -> None:
         self.as_of = as_of
         self.jurisdiction = jurisdiction
+        self.encoded = encoded
 
     def __call__(self, chunk):
-        return _run_chunk(chunk, self.as_of, self.jurisdiction)
+        rows = _run_chunk(chunk, self.as_of, self.jurisdiction)
+        if self.encoded:
+            return [(kind_of(row), json.dumps(row)) for row in rows]
+        return rows

@@ -25,6 +25,7 @@ and on random broken records.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ from rdflib.namespace import RDF, RDFS, SH, XSD
 
 RDF_TYPE = str(RDF.type)
 XSD_STRING = str(XSD.string)
+XSD_DATE = str(XSD.date)
+XSD_BOOLEAN = str(XSD.boolean)
+SUBCLASS_OF = str(RDFS.subClassOf)
 _NUMERIC = {str(XSD.integer): re.compile(r"-?(0|[1-9][0-9]*)"),
             str(XSD.decimal): re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?|-?(0|[1-9][0-9]*)\.0")}
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -168,7 +172,7 @@ def _property(graph: rdflib.Graph, node, need_message: bool) -> PropertyCheck:
     check.min_length, check.max_length = whole(SH.minLength), whole(SH.maxLength)
     datatype = _one(graph, node, SH.datatype)
     if datatype is not None:
-        if str(datatype) not in (XSD_STRING, str(XSD.boolean), str(XSD.date), *_NUMERIC):
+        if str(datatype) not in (XSD_STRING, XSD_BOOLEAN, XSD_DATE, *_NUMERIC):
             raise Refused(f"datatype {datatype}")
         check.datatype = str(datatype)
     for predicate, sign in ((SH.minInclusive, ">="), (SH.maxInclusive, "<="), (SH.minExclusive, ">"),
@@ -264,7 +268,7 @@ class Index:
             subject, predicate, obj = quad.subject, quad.predicate.value, quad.object
             if type(subject) is not ox.NamedNode or type(obj) is ox.BlankNode:
                 raise NotSure("a blank node")
-            if predicate == str(RDFS.subClassOf):
+            if predicate == SUBCLASS_OF:
                 raise NotSure("a class hierarchy in the data")
             self.by_subject.setdefault(subject.value, {}).setdefault(predicate, []).append(obj)
             self.by_predicate.setdefault(predicate, set()).add(subject.value)
@@ -273,7 +277,8 @@ class Index:
         return self.by_subject.get(subject, {}).get(predicate, [])
 
     def has_type(self, node: Any, cls: str) -> bool:
-        return type(node) is ox.NamedNode and any(t == ox.NamedNode(cls) for t in self.values(node.value, RDF_TYPE))
+        return type(node) is ox.NamedNode and any(type(t) is ox.NamedNode and t.value == cls
+                                                  for t in self.values(node.value, RDF_TYPE))
 
 
 def _number(term: Any) -> Decimal | None:
@@ -287,7 +292,7 @@ def _number(term: Any) -> Decimal | None:
 
 
 def _date(term: Any) -> dt.date | None:
-    if type(term) is not ox.Literal or term.datatype.value != str(XSD.date):
+    if type(term) is not ox.Literal or term.datatype.value != XSD_DATE:
         return None
     if not _DATE.fullmatch(term.value):
         raise NotSure("a date with a time zone or an odd form")
@@ -303,9 +308,9 @@ def _well_typed(term: Any, datatype: str) -> bool:
         return False
     if datatype in _NUMERIC:
         return _number(term) is not None
-    if datatype == str(XSD.date):
+    if datatype == XSD_DATE:
         return _date(term) is not None
-    if datatype == str(XSD.boolean):
+    if datatype == XSD_BOOLEAN:
         if term.value not in _BOOLEAN:
             raise NotSure("a boolean not written true or false")
         return True
@@ -321,6 +326,9 @@ def _compare(a: Any, b: Any) -> tuple[Any, Any]:
     raise NotSure("a comparison of values that are not two dates or two numbers")
 
 
+_HOLDS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+
+
 def _value_fails(check: PropertyCheck, index: Index, focus: str, value: Any) -> bool:
     if check.datatype is not None and not _well_typed(value, check.datatype):
         return True
@@ -329,7 +337,7 @@ def _value_fails(check: PropertyCheck, index: Index, focus: str, value: Any) -> 
         if number is None:
             raise NotSure("a range check of a value that is not a number")
         for sign, bound in check.bounds:
-            if not {">=": number >= bound, "<=": number <= bound, ">": number > bound, "<": number < bound}[sign]:
+            if not _HOLDS[sign](number, bound):
                 return True
     if check.min_length is not None or check.max_length is not None or check.pattern is not None:
         if type(value) is ox.BlankNode:
@@ -378,9 +386,9 @@ def _row_value(term: Any) -> rdflib.term.Node:
     """A value of a SPARQL row as pySHACL gets it (rdflib writes some typed values canonically)."""
     if type(term) is ox.Literal and term.datatype.value in _NUMERIC:
         _number(term)  # NotSure unless canonical
-    if type(term) is ox.Literal and term.datatype.value == str(XSD.date):
+    if type(term) is ox.Literal and term.datatype.value == XSD_DATE:
         _date(term)
-    if type(term) is ox.Literal and term.datatype.value not in (XSD_STRING, str(XSD.date), str(XSD.boolean), *_NUMERIC) \
+    if type(term) is ox.Literal and term.datatype.value not in (XSD_STRING, XSD_DATE, XSD_BOOLEAN, *_NUMERIC) \
             and not term.language:
         raise NotSure("a value of a type rdflib may write differently")
     return _rdflib(term)
@@ -443,6 +451,9 @@ def run_checks(checks: list[NodeCheck], store: ox.Store, owners: Iterable[str]) 
     except NotSure:
         return {owner: None for owner in owners}
     results: dict[str, list[Result] | None] = {owner: [] for owner in owners}
+    first = {}  # owner IRI -> its first position in owners
+    for position, owner in enumerate(owners):
+        first.setdefault(owner, position)
     for node in checks:
         focuses: set[str] = set()
         for cls in node.target_classes:
@@ -450,7 +461,7 @@ def run_checks(checks: list[NodeCheck], store: ox.Store, owners: Iterable[str]) 
         for predicate in node.target_subjects_of:
             focuses |= index.by_predicate.get(predicate, set())
         for focus in focuses:
-            owner = _owner(owners, focus)
+            owner = _owner(first, focus)
             if owner is None or results.get(owner) is None:
                 continue
             try:
@@ -460,8 +471,18 @@ def run_checks(checks: list[NodeCheck], store: ox.Store, owners: Iterable[str]) 
     return results
 
 
-def _owner(owners: list[str], focus: str) -> str | None:
-    for owner in owners:
-        if focus == owner or focus.startswith(owner + "/"):
-            return owner
-    return None
+def _owner(first: dict[str, int], focus: str) -> str | None:
+    """The record a focus node belongs to: the first owner (by position) that is the node or whose
+    IRI followed by "/" begins it.  The candidates are the node and its IRI cut at each "/", so the
+    time does not grow with the records of a run."""
+    found: tuple[int, str] | None = None
+    candidate = focus
+    while True:
+        position = first.get(candidate)
+        if position is not None and (found is None or position < found[0]):
+            found = (position, candidate)
+        cut = candidate.rfind("/")
+        if cut <= 0:
+            break
+        candidate = candidate[:cut]
+    return None if found is None else found[1]

@@ -125,17 +125,19 @@ class ReleaseError(MyelomaKGError):
 
     exit_code = 1
 
-    def __init__(self, message: str, reason: str | None = None) -> None:
+    def __init__(self, message: str, reason: str | None = None, side: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.side = side  # the name of the side that could not be read, when it is known
 
 
 class DiffInputError(MyelomaKGError):
     """One side of a diff is neither a release folder, a checkout nor a git revision of the content."""
 
-    def __init__(self, message: str, reason: str | None = None) -> None:
+    def __init__(self, message: str, reason: str | None = None, side: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.side = side  # the name of the side that could not be read, when it is known
 
 
 class VersionPinError(MyelomaKGError):

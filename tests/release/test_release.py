@@ -289,3 +289,41 @@ def test_the_changelog_kept_in_the_cache_folder_gives_the_same_log_and_survives_
         path.write_text("{not json", encoding="utf-8")
     assert log() == first
     assert "R3" in first[-1][1] or any("R3" in text for _, text in first)
+
+
+def test_a_warm_changelog_reads_no_release_graph_and_a_damaged_graph_is_skipped_in_words(worked, kg, tmp_path, monkeypatch):
+    import hashlib
+
+    from myeloma_kg.content import changelog as changelog_module
+    from myeloma_kg.content.changelog import Changelog
+
+    ours = worked["settings"].with_overrides({"cache_dir": str(tmp_path / "cache")})
+    made = []
+    reader = changelog_module._from_release
+
+    def spy(folder, name):
+        side = reader(folder, name)
+        made.append(side)
+        return side
+
+    monkeypatch.setattr(changelog_module, "_from_release", spy)
+    first = [e.version for e in Changelog(ours, kg).entries()]  # computed: the graphs are read
+    assert made and all(side._store is not None for side in made)
+    made.clear()
+    assert [e.version for e in Changelog(ours, kg).entries()] == first  # from the cache
+    assert made and all(side._store is None for side in made), "a release graph was read on a warm cache"
+
+    # a release whose graph is not Turtle, with a checksum that matches it: left out, in words
+    releases = tmp_path / "releases"
+    _copy_release(worked["first"], releases / worked["first"].version)
+    second = _copy_release(worked["second"], releases / "0.2.0")
+    manifest = json.loads((second / MANIFEST).read_text())
+    graph = second / manifest["graph"]
+    graph.write_text("this is @not turtle .", encoding="utf-8")
+    for item in manifest["files"]:
+        if item.get("file") == manifest["graph"]:
+            item["sha256"] = hashlib.sha256(graph.read_bytes()).hexdigest()
+    (second / MANIFEST).write_text(json.dumps(manifest))
+    log = Changelog(ours.with_overrides({"releases_dir": str(releases), "cache_dir": str(tmp_path / "cold")}), kg)
+    assert log.releases() == [worked["first"].version]
+    assert log.skipped() == ["0.2.0: its graph file cannot be read as Turtle"]

@@ -17,7 +17,6 @@ import threading
 from dataclasses import dataclass
 
 from ..errors import DiffInputError
-from ..graph.version import graph_version
 from .diff import Diff, EntityChange, _from_kg, _from_release, diff_sides
 from .release import MANIFEST, known_releases
 
@@ -70,18 +69,30 @@ class Changelog:
     def _compute(self) -> list[Entry]:
         problems: list[str] = []
         sides = []
+        folders = {}
         for release in known_releases(self.settings.releases_path, problems, in_words=True):
             try:
                 sides.append(_from_release(release.folder, release.version))
+                folders[release.version] = release.folder.name
             except DiffInputError as exc:  # a damaged release is left out of the log, and said so in words
                 problems.append(f"{release.folder.name}: {exc.reason or 'it cannot be read as a release'}")
+        served = _from_kg(self.kg, "served")
+        cache = self.settings.cache_path / "changelog"  # the diffs kept by content hash, for the next start
+        while True:
+            try:
+                found = [Entry(new.version, diff_sides(old, new, self.settings, cache))
+                         for old, new in zip(sides, sides[1:])]
+                if sides and sides[-1].content_hash != served.content_hash:
+                    found.append(Entry("unreleased", diff_sides(sides[-1], served, self.settings, cache)))
+                break
+            except DiffInputError as exc:  # a release's graph read only now (on a cache miss) is damaged
+                damaged = [side for side in sides if side.name == exc.side]
+                if not damaged:
+                    raise
+                sides.remove(damaged[0])
+                problems.append(f"{folders.get(exc.side, exc.side)}: {exc.reason or 'it cannot be read as a release'}")
         self._skipped = problems
         self._versions = [side.version for side in sides]
-        cache = self.settings.cache_path / "changelog"  # the diffs kept by content hash, for the next start
-        found = [Entry(new.version, diff_sides(old, new, self.settings, cache)) for old, new in zip(sides, sides[1:])]
-        served = graph_version(self.kg)
-        if sides and sides[-1].content_hash != served.content_hash:
-            found.append(Entry("unreleased", diff_sides(sides[-1], _from_kg(self.kg, "served"), self.settings, cache)))
         return list(reversed(found))
 
     def releases(self) -> list[str]:

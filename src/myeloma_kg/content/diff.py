@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,19 @@ class Side:
     name: str
     version: str
     content_hash: str | None
-    store: ox.Store  # the triples in the default graph
+    # the triples in the default graph of a store, read on first use: a changelog whose diffs are
+    # all in the cache reads no release's graph (a damaged one raises DiffInputError then)
+    load: Callable[[], ox.Store] = field(repr=False, compare=False)
     # the clinical aspects, by the query that read them: a side compared twice (a release between
     # two others in the changelog) is queried once
     aspects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False, compare=False)
+    _store: ox.Store | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def store(self) -> ox.Store:
+        if self._store is None:
+            self._store = self.load()
+        return self._store
 
 
 def _store_of(triples) -> ox.Store:
@@ -53,7 +63,7 @@ def _from_kg(kg, name: str) -> Side:
     from ..graph.version import graph_version
 
     v = graph_version(kg)
-    return Side(name, v.version, v.content_hash, _store_of(kg.triples(kg.graph_names(inferred=False))))
+    return Side(name, v.version, v.content_hash, lambda: _store_of(kg.triples(kg.graph_names(inferred=False))))
 
 
 def _from_checkout(home: Path, settings, name: str) -> Side:
@@ -74,13 +84,17 @@ def _from_release(folder: Path, name: str) -> Side:
         path = release.graph_file()
     except ReleaseError as exc:  # a side that is not a readable release is bad input (status 2), like any other
         raise DiffInputError(str(exc), exc.reason) from None
-    try:
-        store = ox.Store()
-        store.load(path=str(path), format=ox.RdfFormat.TURTLE)  # into the default graph
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DiffInputError(f"{name}: the release's graph {path.name} cannot be read: {exc}",
-                             "its graph file cannot be read as Turtle") from None
-    return Side(name, release.version, release.content_hash, store)
+
+    def load() -> ox.Store:
+        try:
+            store = ox.Store()
+            store.load(path=str(path), format=ox.RdfFormat.TURTLE)  # into the default graph
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise DiffInputError(f"{name}: the release's graph {path.name} cannot be read: {exc}",
+                                 "its graph file cannot be read as Turtle", side=name) from None
+        return store
+
+    return Side(name, release.version, release.content_hash, load)
 
 
 def _git(home: Path, *args: str) -> bytes:

@@ -186,6 +186,12 @@ class Recommender:
     def derived(self, record: PatientRecord) -> Iterator[ox.NamedNode]:
         """The record and everything the rules derive from it, in a temporary named graph
         (see ``_fixpoint``); the rules see only this patient (``?patient`` is substituted)."""
+        with self._derived(record) as (patient, _graph):
+            yield patient
+
+    @contextmanager
+    def _derived(self, record: PatientRecord) -> Iterator[tuple[ox.NamedNode, ox.NamedNode]]:
+        """``derived``, with the temporary graph's name."""
         graph = ox.NamedNode(f"{GRAPH}patient-{uuid.uuid4()}")
         with self._lock:
             self._served += 1
@@ -199,7 +205,7 @@ class Recommender:
                 options = {"prefixes": PREFIXES, "use_default_graph_as_union": True,
                            "substitutions": {ox.Variable("patient"): record.iri}}
                 self._fixpoint(store, graph, set(record.triples), options)
-                yield record.iri
+                yield record.iri, graph
             finally:
                 t0 = time.perf_counter()
                 store.remove_graph(graph)
@@ -253,13 +259,17 @@ class Recommender:
                 break
             rules = self.repeated  # later rounds only the rules marked "repeat: true"
 
-    def _outputs(self, store: ox.Store, options: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-        """Every output query of ``OUTPUTS`` once, its rows as Python values (with ``patient``)."""
+    def _outputs(self, store: ox.Store, options: dict[str, Any], graph: ox.NamedNode) -> dict[str, list[dict[str, Any]]]:
+        """Every output query of ``OUTPUTS`` once, its rows as Python values (with ``patient``),
+        and the criterion verdicts, read from ``graph`` (the patients' graph: the records and what
+        the rules derived) without a query."""
         out = {}
         t0 = time.perf_counter()
         for name, columns in OUTPUTS:
             out[name] = _rows(_run(store, self.q[name], options), ("patient", *columns))
             t0 = self._timed(f"query {name}", t0)
+        out["criterion-verdicts"] = _verdict_rows(store, graph, options.get("substitutions", {}).get(ox.Variable("patient")))
+        self._timed("criterion verdicts", t0)
         return out
 
     def jurisdiction_of(self, code: Any) -> dict[str, Any] | None:
@@ -271,10 +281,10 @@ class Recommender:
         report = report or self.validate(record)
         if not report.conforms:
             return Outcome(report, None)
-        with self.derived(record) as patient:
+        with self._derived(record) as (patient, graph):
             options = {"prefixes": PREFIXES, "use_default_graph_as_union": True,
                        "substitutions": {ox.Variable("patient"): patient}}
-            rows = self._outputs(self.work.store, options)
+            rows = self._outputs(self.work.store, options, graph)
         return self._outcome(record, report, rows, jurisdiction)
 
     def recommend_many(self, records: list[PatientRecord], reports: list[ValidationReport] | None = None,
@@ -329,13 +339,13 @@ class Recommender:
             try:
                 options = {"prefixes": PREFIXES, "use_default_graph_as_union": True}
                 self._fixpoint(store, graph, set(triples), options)
-                rows = self._outputs(store, options)
+                rows = self._outputs(store, options, graph)
             finally:
                 t0 = time.perf_counter()
                 store.remove_graph(graph)
                 self._timed("remove record", t0)
         per_patient: dict[str, dict[str, list[dict[str, Any]]]] = {
-            record.iri.value: {name: [] for name, _ in OUTPUTS} for record in records}
+            record.iri.value: {name: [] for name in rows} for record in records}
         for name, found in rows.items():
             for row in found:
                 mine = per_patient.get(row["patient"])
@@ -552,12 +562,29 @@ _CARE_COLUMNS = ("recommendation", "notation", "action", "kindLabel", "statement
 #: (each also projects ``?patient``, by which the rows of a chunk are split).
 OUTPUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("derived", _DERIVED),
-    ("criterion-verdicts", ("criterion", "verdict")),
     ("partner-refractoriness", ("recommendation", "regimen", "text")),
     ("current-line", ("number", "start", "end", "progression", "response", "state", "drugs")),
     ("toxicity", ("regimen", "verdict", "text", "fallback")),
     ("prior-targets", ("target", "drugLabel", "number", "progressed")),
 )
+
+
+_MEETS = ox.NamedNode(str(MKG.meetsCriterion))
+_FAILS = ox.NamedNode(str(MKG.failsCriterion))
+
+
+def _verdict_rows(store: ox.Store, graph: ox.NamedNode, only: ox.NamedNode | None = None) -> list[dict[str, Any]]:
+    """Each patient's verdict on each criterion, as the rules wrote it into ``graph``
+    (mkg:meetsCriterion, mkg:failsCriterion): "met" or "failed", met winning over failed; a
+    criterion with neither is unknown for the patient.  Each criterion is evaluated once, in its
+    round, so a patient has one of them (tests/patients/test_rounds.py); met winning only matters
+    for a record that states a verdict of its own.  With ``only``, that patient's verdicts."""
+    verdicts: dict[tuple[str, str], str] = {}
+    for predicate, verdict in ((_FAILS, "failed"), (_MEETS, "met")):  # met last: it wins
+        for quad in store.quads_for_pattern(only, predicate, None, graph):
+            verdicts[(quad.subject.value, quad.object.value)] = verdict
+    return [{"patient": patient, "criterion": criterion, "verdict": verdict}
+            for (patient, criterion), verdict in verdicts.items()]
 
 
 def _rows(result, wanted: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from myeloma_kg.patients.compiled_shapes import compile_shapes, run_checks
+from myeloma_kg.patients.compiled_shapes import _together, compile_shapes, run_checks
 from myeloma_kg.patients.read import read_file
 from myeloma_kg.patients.records import UnreadableRecord
 from myeloma_kg.patients.validate import PatientShapes, data_graph, validate_records
@@ -49,6 +49,36 @@ def test_the_shipped_shapes_compile(recommender):
     assert recommender.shapes.compiled is not None
     assert sum(len(node.properties) for node in recommender.shapes.compiled) > 40
     assert sum(len(node.sparql) for node in recommender.shapes.compiled) == 5
+
+
+def test_the_shipped_sparql_constraints_run_once_for_a_whole_run(recommender):
+    assert all(c.together for node in recommender.shapes.compiled for c in node.sparql)
+
+
+P = "PREFIX ex: <https://example.org/> "
+
+
+@pytest.mark.parametrize("select, together", [
+    ("SELECT $this ?v WHERE { $this ex:p ?v . FILTER NOT EXISTS { $this ex:q ?w } }", True),
+    ("SELECT $this WHERE { { $this ex:p ?v } UNION { ?x ex:q $this } OPTIONAL { $this ex:r ?r } }", True),
+    ("SELECT $this WHERE { ?x ex:p ?v . ?v ex:q $this . BIND(STR(?v) AS ?s) } ORDER BY ?s", True),
+    # ?this not projected, or not bound by a pattern in every solution
+    ("SELECT ?v WHERE { $this ex:p ?v }", False),
+    ("SELECT $this WHERE { { $this ex:p ?v } UNION { ?x ex:q ?v } }", False),
+    ("SELECT $this WHERE { ?x ex:p ?v OPTIONAL { $this ex:q ?v } }", False),
+    ("SELECT $this WHERE { ?x ex:p ?v FILTER(?x = $this) }", False),
+    ("SELECT $this WHERE { ?x ex:p ?v MINUS { $this ex:q ?v } }", False),
+    # an answer for one focus node that could depend on the others
+    ("SELECT $this WHERE { $this ex:p ?v } LIMIT 1", False),
+    ("SELECT $this WHERE { $this ex:p ?v { SELECT (COUNT(*) AS ?n) WHERE { ?a ex:p ?b } } }", False),
+    ("SELECT $this (COUNT(?v) AS ?n) WHERE { $this ex:p ?v } GROUP BY $this", False),
+    ("SELECT $this WHERE { $this ex:p ?v VALUES ?v { 1 2 } }", False),
+    ("SELECT $this WHERE { $this ex:p ?v FILTER EXISTS { { SELECT ?v WHERE { ?v ex:q ?w } LIMIT 1 } } }", False),
+    ("SELECT $this WHERE { ?x ex:p ?v BIND(?x AS ?this) }", False),
+    ("not SPARQL at all", False),
+])
+def test_a_constraint_runs_once_for_a_whole_run_only_when_that_gives_each_focus_its_rows(select, together):
+    assert _together(P + select) is together
 
 
 @pytest.mark.parametrize("folder", ["examples/patients", "examples/patients/invalid", "examples/fhir",

@@ -101,6 +101,8 @@ class SparqlCheck:
     select: str
     message: str
     severity: rdflib.URIRef
+    # run once for all focus nodes of a run, its rows then taken by ?this (see _together)
+    together: bool = False
 
 
 @dataclass
@@ -235,13 +237,69 @@ def _compile(graph: rdflib.Graph) -> list[NodeCheck]:
                 raise Refused("a SPARQL constraint without its select and its own message")
             if re.search(r"[?$]failure\b", str(select)):
                 raise Refused("a SPARQL constraint reporting ?failure")
-            node.sparql.append(SparqlCheck(_with_prefixes(graph, constraint, str(select)), str(text), node.severity))
+            text_with_prefixes = _with_prefixes(graph, constraint, str(select))
+            node.sparql.append(SparqlCheck(text_with_prefixes, str(text), node.severity, _together(text_with_prefixes)))
         if not (node.target_classes or node.target_subjects_of):
             if node.properties or node.any_of or node.sparql:
                 raise Refused("a shape without targets")  # (reached through sh:node, which is not done here)
             continue
         checks.append(node)
     return checks
+
+
+_THIS = rdflib.Variable("this")
+# what a query may be made of for _together; anything else (a sub-select, VALUES, an aggregate,
+# SERVICE, LIMIT) makes it run once a focus node
+_BINDING = {"BGP", "Join", "LeftJoin", "Minus", "Filter", "Extend", "Union", "Distinct", "Reduced", "OrderBy",
+            "Graph"}
+
+
+def _together(select: str) -> bool:
+    """Whether a SPARQL constraint gives, run once without $this and its rows then taken by ?this,
+    the rows it gives run once a focus node with $this bound (as pySHACL runs it): ?this is
+    projected, every solution binds it through a triple pattern (in each branch of a UNION, on
+    the required side of an OPTIONAL or MINUS), nothing binds it otherwise, and the query has
+    no sub-select, VALUES, aggregate, SERVICE or LIMIT, whose answer for one focus node could
+    depend on the others.  Expressions (FILTER, EXISTS, BIND) then see ?this bound to the row's
+    focus node, as they see $this."""
+    from rdflib.plugins.sparql import prepareQuery
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    try:
+        query = prepareQuery(select).algebra
+    except Exception:  # noqa: BLE001 - a text this parser does not read: once a focus node
+        return False
+    project = query.p
+    if getattr(project, "name", None) != "Project" or _THIS not in (project.PV or []):
+        return False
+
+    def plain(node) -> bool:  # only patterns of _BINDING inside, at any depth (EXISTS included)
+        if isinstance(node, CompValue):
+            if node.name in ("Project", "SubSelect", "Group", "AggregateJoin", "ToMultiSet", "values", "Slice",
+                             "ServiceGraphPattern", "InlineData", "InlineDataOneVar", "InlineDataFull"):
+                return False
+            if node.name == "Extend" and node.get("var") == _THIS:
+                return False
+            return all(plain(value) for key, value in node.items() if key != "_vars")
+        if isinstance(node, (list, tuple)):
+            return all(plain(item) for item in node)
+        return True
+
+    def binds(node) -> bool:  # every solution of the pattern binds ?this through a triple pattern
+        name = getattr(node, "name", None)
+        if name not in _BINDING:
+            return False
+        if name == "BGP":
+            return any(_THIS in triple for triple in node.triples)
+        if name == "Join":
+            return binds(node.p1) or binds(node.p2)
+        if name in ("LeftJoin", "Minus"):
+            return binds(node.p1)
+        if name == "Union":
+            return binds(node.p1) and binds(node.p2)
+        return binds(node.p)
+
+    return plain(project.p) and binds(project.p)
 
 
 def _with_prefixes(graph: rdflib.Graph, constraint, text: str) -> str:
@@ -394,8 +452,25 @@ def _row_value(term: Any) -> rdflib.term.Node:
     return _rdflib(term)
 
 
-def focus_results(index: Index, focus: str, node: NodeCheck) -> list[Result]:
-    """Every result of one node shape on one focus node."""
+def _solutions(rows) -> list[dict[str, Any]]:
+    """SELECT rows as dicts of their bound variables."""
+    return [{v.value: solution[v] for v in rows.variables if solution[v] is not None} for solution in rows]
+
+
+def _rows_by_focus(store: ox.Store, constraint: SparqlCheck, focuses: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of a constraint run once (``_together``), by the focus node ?this binds."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in _solutions(store.query(constraint.select)):
+        this = row.get("this")
+        if type(this) is ox.NamedNode and this.value in focuses:
+            found.setdefault(this.value, []).append(row)
+    return found
+
+
+def focus_results(index: Index, focus: str, node: NodeCheck,
+                  together: dict[int, dict[str, list[dict[str, Any]]]] | None = None) -> list[Result]:
+    """Every result of one node shape on one focus node; ``together`` holds the rows of the
+    constraints run once for every focus (by the constraint's position, then by focus node)."""
     found: list[Result] = []
     focus_term = rdflib.URIRef(focus)
     for check in node.properties:
@@ -411,11 +486,15 @@ def focus_results(index: Index, focus: str, node: NodeCheck) -> list[Result]:
     for members in node.any_of:
         if not any(_counts_hold(m, index, focus) for m in members):
             found.append(Result(focus_term, None, focus_term, node.message or "", node.severity))
-    for constraint in node.sparql:
-        rows = index.store.query(constraint.select, substitutions={ox.Variable("this"): ox.NamedNode(focus)})
+    for number, constraint in enumerate(node.sparql):
+        if together is not None and number in together:
+            rows = together[number].get(focus, [])
+        else:
+            rows = _solutions(index.store.query(constraint.select,
+                                                substitutions={ox.Variable("this"): ox.NamedNode(focus)}))
         seen = []
-        for solution in rows:
-            row = {v.value: solution[v] for v in rows.variables if solution[v] is not None}
+        for found_row in rows:
+            row = dict(found_row)
             path, value, this = row.pop("path", None), row.pop("value", None), row.pop("this", None)
             if path is None and value is None and this is None:
                 continue  # pySHACL reports nothing for such a row
@@ -460,12 +539,14 @@ def run_checks(checks: list[NodeCheck], store: ox.Store, owners: Iterable[str]) 
             focuses |= {s for s in index.by_predicate.get(RDF_TYPE, ()) if index.has_type(ox.NamedNode(s), cls)}
         for predicate in node.target_subjects_of:
             focuses |= index.by_predicate.get(predicate, set())
+        together = {number: _rows_by_focus(store, constraint, focuses)
+                    for number, constraint in enumerate(node.sparql) if constraint.together and focuses}
         for focus in focuses:
             owner = _owner(first, focus)
             if owner is None or results.get(owner) is None:
                 continue
             try:
-                results[owner].extend(focus_results(index, focus, node))  # type: ignore[union-attr]
+                results[owner].extend(focus_results(index, focus, node, together))  # type: ignore[union-attr]
             except NotSure:
                 results[owner] = None
     return results

@@ -9,6 +9,8 @@ some with cytogenetics, renal impairment or frailty) and prints:
 - start-up (graph, vocabulary, shapes) and, in a warm process, the median and 95th percentile of
   one recommendation (reading, SHACL validation, derivation rules, the recommendation queries and
   the JSON), and of reading and validation alone, over ``--latency`` records;
+- the fixed cost of one record: the queries its path runs, timed on an empty store (parsing,
+  planning and set-up only), the floor under one record's time;
 - where that time goes: the mean milliseconds per record of every stage the recommender reports
   (validation, each rule in each round of the fixpoint, each output query, the JSON), and how
   many rounds the fixpoint took; with ``--cprofile N`` also the N functions with the most
@@ -184,6 +186,38 @@ def single_records(recommender: Recommender, texts: list[str], cprofile: int) ->
         print("\n".join(line for line in out.getvalue().splitlines()[6:] if line.strip()))
 
 
+def fixed_cost(recommender: Recommender) -> None:
+    """What one record pays before any data: every query its path runs (each rule, a rule marked
+    ``repeat`` once a round, each output query), run on an empty store, so that only parsing,
+    planning and the engine's set-up remain.  This is the floor under one record's time."""
+    import pyoxigraph as ox
+
+    from myeloma_kg.namespaces import PREFIXES
+    from myeloma_kg.patients.recommend import OUTPUTS
+
+    empty = ox.Store()
+
+    def cost(text: str, rounds: bool) -> float:
+        options: dict = {"prefixes": PREFIXES}
+        if rounds:
+            options["substitutions"] = {ox.Variable("round"): ox.Literal(0)}
+        best = float("inf")
+        for _ in range(20):
+            t0 = time.perf_counter()
+            list(empty.query(text, **options))
+            best = min(best, time.perf_counter() - t0)
+        return best * 1000
+
+    rounds = recommender.last_round + 1
+    rules = sum(cost(rule.text, bool(rule.extra.get("rounds"))) for rule in recommender.rules)
+    repeats = sum(cost(rule.text, bool(rule.extra.get("rounds"))) for rule in recommender.repeated) * (rounds - 1)
+    outputs = sum(cost(recommender.q[name], False) for name, _ in OUTPUTS)
+    runs = len(recommender.rules) + len(recommender.repeated) * (rounds - 1) + len(OUTPUTS)
+    print(f"\nfixed cost of one record, its {runs} query runs on an empty store (parsing, planning, set-up;"
+          f" best of 20 each): rules {rules:.2f} ms, the repeated rules of {rounds - 1} later rounds {repeats:.2f} ms,"
+          f" output queries {outputs:.2f} ms; {rules + repeats + outputs:.2f} ms in all")
+
+
 def print_stages(stages: dict[str, list[float]], records: int, reading_ms: float) -> None:
     """Mean milliseconds per record of each stage (a stage that ran on fewer records, such as a
     late round of the fixpoint, is averaged over all records so that the column adds up)."""
@@ -287,6 +321,7 @@ def main() -> None:
     recommender = Recommender(load_graph(Settings.load()))
     print(f"start-up (graph, vocabulary, shapes): {time.perf_counter() - started:.2f} s")
     single_records(recommender, texts[:args.latency], args.cprofile)
+    fixed_cost(recommender)
 
     if not args.no_loop:
         set_at_a_time(recommender, texts[:args.records])

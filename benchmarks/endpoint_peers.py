@@ -1,7 +1,8 @@
 """The project's SPARQL endpoint against two peers on the same data: raw Oxigraph and rdflib-endpoint.
 
     python benchmarks/endpoint_peers.py [--seconds 3] [--clients 1,4] [--rounds 3]
-                                        [--only project,project-forked,oxigraph,rdflib-endpoint,waitress-eval,waitress-const]
+                                        [--only project,project-forked,project-granian,oxigraph,rdflib-endpoint,
+                                                waitress-eval,waitress-const]
                                         [--json FILE]
 
 One run:
@@ -10,7 +11,9 @@ One run:
    --inferred``) into a temporary folder, with an empty data folder so no imported data rides along;
 2. starts three servers on free loopback ports, each with the union of the graphs as its default
    graph: ``myeloma-kg serve`` (waitress, query worker processes), the same with one server
-   process per core (``serve --processes 0``, shown as project-forked), ``oxigraph serve-read-only
+   process per core (``serve --processes 0``, shown as project-forked), the same app under granian
+   (a Rust HTTP server, one worker process per core; ``benchmarks/granian_app.py``, an experiment
+   that shows what the HTTP server costs, shown as project-granian), ``oxigraph serve-read-only
    --union-default-graph`` over a store made by ``oxigraph load``, and ``rdflib-endpoint serve``
    (an rdflib ``Dataset(default_union=True)`` under uvicorn); and two references that show what
    waitress itself allows (``benchmarks/waitress_floor.py``): ``waitress-eval``, pyoxigraph behind a
@@ -31,7 +34,7 @@ Exit status: 0 after a run (failed requests, such as the project's 503 when too 
 run at once, are counted and shown, not fatal), 1 when the answers differ, 2 when the export or a
 server fails to start, 130 on Ctrl-C or SIGTERM.  Every server started is stopped at the end, on an
 error and on Ctrl-C.  Needs the ``bench`` extra (``pip install -e '.[bench]'``) for ``oxigraph``
-and ``rdflib-endpoint``.  Linux (/proc).  A run with the defaults takes about four minutes on
+``rdflib-endpoint`` and ``granian``.  Linux (/proc).  A run with the defaults takes about four minutes on
 two cores.
 
 Raw Oxigraph here is the ``oxigraph`` server on its on-disk (RocksDB) store, as it is deployed;
@@ -62,7 +65,8 @@ from _common import memory as memory_of
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES_DIR = ROOT / "queries"
-SERVERS = ("project", "project-forked", "oxigraph", "rdflib-endpoint", "waitress-eval", "waitress-const")
+SERVERS = ("project", "project-forked", "project-granian", "oxigraph", "rdflib-endpoint", "waitress-eval",
+           "waitress-const")
 
 PREFIXES = """PREFIX mkg: <https://w3id.org/myeloma-kg/ontology#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -193,6 +197,16 @@ def make_servers(names: list[str], data: Path, work: Path) -> list[Server]:
             extra = ["--processes", "0"] if name == "project-forked" else []
             servers.append(Server(name, [sys.executable, "-m", "myeloma_kg.cli.main", "serve", "--port", str(port),
                                          *extra], port, "/sparql", log, env))
+        elif name == "project-granian":
+            binary = tool("granian")
+            if binary is None:
+                raise SystemExit("no granian command: pip install -e '.[bench]'")
+            env = dict(os.environ, MYELOMA_KG_DATA_DIR=str(work / "data"),
+                       PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+            env.setdefault("MYELOMA_KG_QUERY_TIMEOUT_S", "30")
+            servers.append(Server(name, [binary, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                                         "--workers", str(os.cpu_count() or 1), "granian_app:app"],
+                                  port, "/sparql", log, env))
         elif name == "oxigraph":
             binary = tool("oxigraph")
             if binary is None:
@@ -448,7 +462,8 @@ def _num(value, width: int, digits: int) -> str:
 
 def table(cells: dict[tuple[str, int, str], dict], servers: list[str], queries: list[str], client_counts: list[int],
           sizes: dict[str, int]) -> str:
-    short = {"project": "project", "project-forked": "proj-fork", "oxigraph": "oxigraph", "rdflib-endpoint": "rdflib-ep",
+    short = {"project": "project", "project-forked": "proj-fork", "project-granian": "proj-gran", "oxigraph": "oxigraph",
+             "rdflib-endpoint": "rdflib-ep",
              "waitress-eval": "w-eval", "waitress-const": "w-const"}
     labels = {name: f"{name} ({sizes[name]})" if name in sizes else name for name in queries}
     width = max(12, *(len(label) for label in labels.values()))
@@ -456,9 +471,9 @@ def table(cells: dict[tuple[str, int, str], dict], servers: list[str], queries: 
     head += " ".join(f"{short[s] + ' req/s':>17} {'p50':>7} {'p99':>7}" for s in servers)
     peers = [s for s in ("oxigraph", "rdflib-endpoint", "waitress-eval", "waitress-const") if s in servers and "project" in servers]
     head += "".join(f" {'proj/' + short[p][:3]:>9}" for p in peers)
-    forked = "project-forked" in servers and "oxigraph" in servers
-    if forked:
-        head += f" {'fork/oxi':>9}"
+    alternatives = [s for s in ("project-forked", "project-granian") if s in servers and "oxigraph" in servers]
+    for s in alternatives:
+        head += f" {short[s][5:9] + '/oxi':>9}"
     lines = [head, "-" * len(head)]
     for name in queries:
         for clients in client_counts:
@@ -472,8 +487,8 @@ def table(cells: dict[tuple[str, int, str], dict], servers: list[str], queries: 
             for p in peers:
                 mine, theirs = cells[(name, clients, "project")]["rps"], cells[(name, clients, p)]["rps"]
                 line += f" {_num(mine / theirs if mine and theirs else None, 9, 2)}"
-            if forked:
-                mine, theirs = cells[(name, clients, "project-forked")]["rps"], cells[(name, clients, "oxigraph")]["rps"]
+            for s in alternatives:
+                mine, theirs = cells[(name, clients, s)]["rps"], cells[(name, clients, "oxigraph")]["rps"]
                 line += f" {_num(mine / theirs if mine and theirs else None, 9, 2)}"
             lines.append(line)
     lines.append("req/s: answered requests per second (200 only); p50/p99: latency in ms; "
@@ -482,6 +497,7 @@ def table(cells: dict[tuple[str, int, str], dict], servers: list[str], queries: 
         lines.append("proj/X: the project's req/s divided by that peer's (oxi: raw Oxigraph, rdf: rdflib-endpoint, "
                      "w-e / w-c: waitress with bare pyoxigraph / with the answers precomputed); fork/oxi: the "
                      "project with one server process per core (serve --processes 0) against raw Oxigraph; "
+                     "gran/oxi: the same app under granian, one worker process per core (an experiment); "
                      "the target of issue 23 is 0.8 (within 1.25x) for each query, with 1 and 4 clients.")
     return "\n".join(lines)
 

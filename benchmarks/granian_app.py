@@ -1,0 +1,15 @@
+"""The project's web app for granian, for ``benchmarks/endpoint_peers.py`` (the project-granian column).
+
+An experiment, not a way to serve the project: it measures what a Rust HTTP server (granian, its
+WSGI interface, one worker process per core) in front of the same app, with the same checks and
+fast path, would give against raw Oxigraph.  The connection-level protections of SECURITY.md are
+made and tested with waitress (``myeloma-kg serve``); none of them is claimed for this.
+"""
+
+from myeloma_kg import Settings, load_graph
+from myeloma_kg.web import create_app
+
+settings = Settings.load()
+app = create_app(settings, load_graph(settings))
+app.extensions["sparql"].start()  # the query and patient workers, as `myeloma-kg serve` starts them
+app.extensions["patients"].start()

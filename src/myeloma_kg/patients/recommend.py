@@ -73,7 +73,10 @@ class Recommender:
         self.repeated = [r for r in self.rules if r.extra.get("repeat")]
         # only a repeated rule can be skipped (every rule runs in the first round)
         self.reads = {r.path: RuleReads.kept(r.text, self.settings.cache_path) for r in self.repeated}
-        self.q = {q.path.stem: q.text for q in catalog.folder_queries("patient")}
+        patient_queries = catalog.folder_queries("patient")
+        self.q = {q.path.stem: q.text for q in patient_queries}
+        # what a rule or output query needs in the patients' graph to give anything ("needs:")
+        self.needs = {q.path.stem: _needs(q.extra) for q in [*self.rules, *patient_queries] if q.extra.get("needs")}
         # the round in which each criterion is evaluated (see rounds.py), read by the rules
         # marked "rounds: true" from the working store, never written to the shipped graph
         self.criterion_rounds = criterion_rounds(kg.select(self.q["criterion-inputs"]))
@@ -186,12 +189,12 @@ class Recommender:
     def derived(self, record: PatientRecord) -> Iterator[ox.NamedNode]:
         """The record and everything the rules derive from it, in a temporary named graph
         (see ``_fixpoint``); the rules see only this patient (``?patient`` is substituted)."""
-        with self._derived(record) as (patient, _graph):
+        with self._derived(record) as (patient, _graph, _present):
             yield patient
 
     @contextmanager
-    def _derived(self, record: PatientRecord) -> Iterator[tuple[ox.NamedNode, ox.NamedNode]]:
-        """``derived``, with the temporary graph's name."""
+    def _derived(self, record: PatientRecord) -> Iterator[tuple[ox.NamedNode, ox.NamedNode, set[str]]]:
+        """``derived``, with the temporary graph's name and the predicates it holds."""
         graph = ox.NamedNode(f"{GRAPH}patient-{uuid.uuid4()}")
         with self._lock:
             self._served += 1
@@ -204,14 +207,34 @@ class Recommender:
             try:
                 options = {"prefixes": PREFIXES, "use_default_graph_as_union": True,
                            "substitutions": {ox.Variable("patient"): record.iri}}
-                self._fixpoint(store, graph, set(record.triples), options)
-                yield record.iri, graph
+                present = self._fixpoint(store, graph, set(record.triples), options)
+                yield record.iri, graph, present
             finally:
                 t0 = time.perf_counter()
                 store.remove_graph(graph)
                 self._timed("remove record", t0)
 
-    def _fixpoint(self, store: ox.Store, graph: ox.NamedNode, known: set, options: dict[str, Any]) -> None:
+    #: Whether rules and output queries marked ``needs:`` are skipped when the patients' graph has
+    #: none of the predicates they name (a test turns it off and compares the answers).
+    skip_by_needs = True
+
+    def _skipped(self, name: str, present: set[str], store: ox.Store, graph: ox.NamedNode) -> bool:
+        """Whether the rule or query ``name`` is marked ``needs:`` and the patients' graph holds
+        nothing it names: no triple with a predicate it names alone (``present``), no triple with
+        a predicate and value it names together."""
+        needs = self.needs.get(name)
+        if not self.skip_by_needs or needs is None:
+            return False
+        for predicate, value in needs:
+            if value is None:
+                if predicate in present:
+                    return False
+            elif predicate in present and next(store.quads_for_pattern(
+                    None, ox.NamedNode(predicate), ox.NamedNode(value), graph), None) is not None:
+                return False
+        return True
+
+    def _fixpoint(self, store: ox.Store, graph: ox.NamedNode, known: set, options: dict[str, Any]) -> set[str]:
         """Run the rules of ``queries/rules/`` to a fixpoint, adding what they derive to ``graph``.
 
         The rules run in rounds: the first round runs every rule in file order, later rounds
@@ -221,11 +244,15 @@ class Recommender:
         see ``rounds.py``), once what they read is final.  Another rule is skipped when no
         triple it can read has been added since its last run (see ``RuleReads``): it would
         derive only what it derived then, so the rounds, and what they derive, are the same as
-        running it.  Every rule is patient-scoped (what it derives for a patient reads
-        only that patient's triples and the shipped graph), so the same rounds over the records
-        of a chunk derive, for each of them, what they derive for it alone.
+        running it.  A rule marked ``needs:`` is skipped while the patients' graph holds no
+        triple with a predicate it names: it would derive nothing (most records name no
+        toxicity, and the toxicity rules read nothing else).  Every rule is patient-scoped (what
+        it derives for a patient reads only that patient's triples and the shipped graph), so the
+        same rounds over the records of a chunk derive, for each of them, what they derive for it
+        alone.  Returns the predicates of the patients' graph at the end.
         """
         t0 = time.perf_counter()
+        present = {t.predicate.value for t in known}
         step = 0
         last_run: dict[Path, int] = {}  # rule file -> step of its last run
         added_at: dict[str, int] = {}  # predicate -> last step that added a triple with it
@@ -235,6 +262,8 @@ class Recommender:
             this_round = {**options, "substitutions": {**options.get("substitutions", {}),
                                                        ROUND: ox.Literal(round_number)}}
             for rule in rules:
+                if self._skipped(rule.path.stem, present, store, graph):
+                    continue
                 if rule.extra.get("rounds"):
                     if round_number > self.last_round:
                         continue  # no criterion is evaluated in this round
@@ -254,18 +283,25 @@ class Recommender:
                     for t in new:
                         added_at[t.predicate.value] = step
                     added_at[RuleReads.ANY] = step
+                    present.update(added_at)
                 t0 = self._timed(f"round {round_number} {rule.name}", t0)
             if not added and round_number >= self.last_round:
                 break
             rules = self.repeated  # later rounds only the rules marked "repeat: true"
+        return present
 
-    def _outputs(self, store: ox.Store, options: dict[str, Any], graph: ox.NamedNode) -> dict[str, list[dict[str, Any]]]:
+    def _outputs(self, store: ox.Store, options: dict[str, Any], graph: ox.NamedNode,
+                 present: set[str]) -> dict[str, list[dict[str, Any]]]:
         """Every output query of ``OUTPUTS`` once, its rows as Python values (with ``patient``),
         and the criterion verdicts, read from ``graph`` (the patients' graph: the records and what
-        the rules derived) without a query."""
+        the rules derived) without a query.  A query marked ``needs:`` gives no row, unrun, when
+        none of the predicates it names is ``present`` in the patients' graph."""
         out = {}
         t0 = time.perf_counter()
         for name, columns in OUTPUTS:
+            if self._skipped(name, present, store, graph):
+                out[name] = []
+                continue
             out[name] = _rows(_run(store, self.q[name], options), ("patient", *columns))
             t0 = self._timed(f"query {name}", t0)
         out["criterion-verdicts"] = _verdict_rows(store, graph, options.get("substitutions", {}).get(ox.Variable("patient")))
@@ -281,10 +317,10 @@ class Recommender:
         report = report or self.validate(record)
         if not report.conforms:
             return Outcome(report, None)
-        with self._derived(record) as (patient, graph):
+        with self._derived(record) as (patient, graph, present):
             options = {"prefixes": PREFIXES, "use_default_graph_as_union": True,
                        "substitutions": {ox.Variable("patient"): patient}}
-            rows = self._outputs(self.work.store, options, graph)
+            rows = self._outputs(self.work.store, options, graph, present)
         return self._outcome(record, report, rows, jurisdiction)
 
     def recommend_many(self, records: list[PatientRecord], reports: list[ValidationReport] | None = None,
@@ -338,8 +374,8 @@ class Recommender:
             self._timed("insert record", t0)
             try:
                 options = {"prefixes": PREFIXES, "use_default_graph_as_union": True}
-                self._fixpoint(store, graph, set(triples), options)
-                rows = self._outputs(store, options, graph)
+                present = self._fixpoint(store, graph, set(triples), options)
+                rows = self._outputs(store, options, graph, present)
             finally:
                 t0 = time.perf_counter()
                 store.remove_graph(graph)
@@ -567,6 +603,25 @@ OUTPUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("toxicity", ("regimen", "verdict", "text", "fallback")),
     ("prior-targets", ("target", "drugLabel", "number", "progressed")),
 )
+
+
+def _needs(header: dict[str, Any]) -> frozenset[tuple[str, str | None]]:
+    """What a query's ``needs:`` header names, as (predicate, value) IRIs: each entry a predicate
+    ("mkg:hasToxicity") or a predicate and the IRI it must have as its value ("mkg:stopReason
+    mkg:StopToxicity"), in prefixed names or full IRIs in angle brackets."""
+    names = header["needs"]
+
+    def iri(text: str) -> str:
+        prefix, _, local = text.partition(":")
+        return PREFIXES[prefix] + local if prefix in PREFIXES else text.strip("<>")
+
+    found: set[tuple[str, str | None]] = set()
+    for entry in [names] if isinstance(names, str) else names:
+        parts = str(entry).split()
+        if len(parts) not in (1, 2):
+            raise QuerySyntaxError(f"needs: {entry!r} is neither a predicate nor a predicate and its value")
+        found.add((iri(parts[0]), iri(parts[1]) if len(parts) == 2 else None))
+    return frozenset(found)
 
 
 _MEETS = ox.NamedNode(str(MKG.meetsCriterion))

@@ -35,7 +35,7 @@ def unskipped(kg, settings):
 @pytest.fixture(scope="module")
 def records(recommender):
     examples = [read_file(path, recommender.vocabulary, as_of=AS_OF) for path in sorted(EXAMPLES.glob("*.json"))]
-    return examples + [recommender.read(text, as_of=AS_OF) for text in generated(41, 120)]
+    return examples + [recommender.read(text, as_of=AS_OF) for text in generated(41, 100)]
 
 
 def _answers(recommender, records, together: bool) -> list[str]:
@@ -55,12 +55,20 @@ def test_the_headers_name_terms_of_the_ontology(recommender):
                 assert iri.startswith(str(MKG)) and hasattr(MKG, iri[len(str(MKG)):]), (name, iri)
 
 
-@pytest.mark.parametrize("together", [False, True], ids=["one at a time", "set-at-a-time"])
-def test_skipping_changes_no_answer(recommender, unskipped, records, together):
-    with_toxicity = [r for r in records if any(t.predicate.value in (str(MKG.toxicity), str(MKG.hasToxicity))
-                                               for t in r.triples)]
+def _with_toxicity(record) -> bool:
+    return any(t.predicate.value in (str(MKG.toxicity), str(MKG.hasToxicity)) for t in record.triples)
+
+
+def test_skipping_changes_no_answer_set_at_a_time(recommender, unskipped, records):
+    with_toxicity = [r for r in records if _with_toxicity(r)]
     assert len(with_toxicity) > 20 and len(records) - len(with_toxicity) > 20  # both kinds, in numbers
-    assert _answers(recommender, records, together) == _answers(unskipped, records, together)
+    assert _answers(recommender, records, True) == _answers(unskipped, records, True)
+
+
+def test_skipping_changes_no_answer_one_at_a_time(recommender, unskipped, records):
+    # what is skipped is skipped for the records without a toxicity; a few with one besides
+    chosen = [r for r in records if not _with_toxicity(r)][:40] + [r for r in records if _with_toxicity(r)][:10]
+    assert _answers(recommender, chosen, False) == _answers(unskipped, chosen, False)
 
 
 def test_a_record_without_toxicity_skips_the_toxicity_rules_and_one_with_runs_them(recommender, records):

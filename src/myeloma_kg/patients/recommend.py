@@ -88,7 +88,7 @@ class Recommender:
         self.recommendations = {r["recommendation"]: r for r in kg.select(self.q["recommendation-info"])}
         self.pairs = [(r["recommendation"], r["regimen"]) for r in kg.select(self.q["pairs"])]
         # every pair's criteria and their texts (queries/patient/regimen-criteria.rq): the same for
-        # every patient, so read once; a patient adds only its verdicts (criterion-verdicts.rq)
+        # every patient, so read once; a patient adds only its verdicts (read from its graph, _verdict_rows)
         self.pair_criteria = [(r["recommendation"], r["regimen"], r["criterion"],
                                {"met": r.get("metText"), "failed": r.get("failedText"), "unknown": r.get("unknownText")})
                               for r in kg.select(self.q["regimen-criteria"])]

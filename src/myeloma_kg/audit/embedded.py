@@ -2,13 +2,16 @@
 
 SOURCE is a folder of ``<table>.csv`` (``.csv.gz``) or ``<table>.parquet`` files, or a DuckDB
 database file holding the tables (in any schema; the one with ``person`` wins a tie).  Each table
-is checked column by column and copied into a typed in-memory table ``omop_<table>``; the
-extraction SQL of ``queries/audit/`` then runs on those, and its results are read back row by
-row, person by person.
+is checked column by column and copied into a typed table ``omop_<table>`` of a working database
+on disk (DuckDB keeps at most ``MEMORY_LIMIT`` of it in memory, the rest on disk); the extraction
+SQL of ``queries/audit/`` then runs on those, and its results are read back row by row, person by
+person.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,9 @@ import duckdb
 
 from .rules import AuditInputError
 from .source import EXPECTED, FILE_SUFFIXES, SQL_TYPES, Column, Table, bad_value
+
+# DuckDB's memory for the extraction: beyond it, its tables and intermediate results go to disk
+MEMORY_LIMIT = "512MB"
 
 INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "UHUGEINT", "INT")
@@ -34,15 +40,32 @@ def _literal(text: str) -> str:
 class DuckDBEngine:
     name = "duckdb"
 
-    def __init__(self, source: Path, threads: int | None = None) -> None:
+    def __init__(self, source: Path, threads: int | None = None, folder: Path | None = None) -> None:
         self.source = source
-        self.con = duckdb.connect(":memory:")
+        # a database file in a folder of its own, and a memory limit: DuckDB keeps what does not fit
+        # on disk, so a cohort larger than the machine's memory can be read (an in-memory database
+        # held the whole source: 1.1 GiB at 100,000 persons, 0.4 GiB so).  The folder is
+        # ``folder`` (the audit gives one inside its unfinished output, which a failed run
+        # removes) or a temporary one; it goes at close()
+        if folder is None:
+            folder = Path(tempfile.mkdtemp(prefix="myeloma-kg-audit-"))
+        else:
+            folder.mkdir(parents=True, exist_ok=False)
+        self._folder = folder
+        work = folder
+        self.con = duckdb.connect(str(work / "work.duckdb"))
+        self.con.execute(f"SET memory_limit = {_literal(MEMORY_LIMIT)}")
+        self.con.execute(f"SET temp_directory = {_literal(str(work / 'spill'))}")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("SET preserve_insertion_order = true")
         self.raw: dict[str, str] = {}  # table -> SQL relation of the source table
         self.where: dict[str, str] = {}  # table -> where it was found, for messages
-        self._locate()
+        try:
+            self._locate()
+        except BaseException:
+            self.close()
+            raise
 
     # -- finding the tables -----------------------------------------------------------------
 
@@ -212,4 +235,7 @@ class DuckDBEngine:
             cursor.close()
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self._folder, ignore_errors=True)

@@ -59,14 +59,17 @@ class AuditOptions:
     write_records: bool = False
 
 
-def open_engine(options: AuditOptions, source: Path, settings: Settings):
+def open_engine(options: AuditOptions, source: Path, settings: Settings, work: Path | None = None):
+    """The engine of ``options``; DuckDB's working database goes in ``work`` (the unfinished output,
+    which a failed run removes) when it is given."""
     if options.engine == "spark":
         from .spark import SparkEngine
 
         return SparkEngine(source, master=options.spark_master, jobs=options.jobs)
     from .embedded import DuckDBEngine
 
-    return DuckDBEngine(source, threads=min(options.jobs or 2, os.cpu_count() or 1))
+    return DuckDBEngine(source, threads=min(options.jobs or 2, os.cpu_count() or 1),
+                        folder=None if work is None else work / ".duckdb")
 
 
 def run_audit(source: Path, output: Path, settings: Settings, options: AuditOptions | None = None,
@@ -128,7 +131,7 @@ def _audit(source: Path, work: Path, settings: Settings, options: AuditOptions, 
     engine = None
     try:
         progress.phase(f"reading {source} ({options.engine})")
-        engine = open_engine(options, source, settings)
+        engine = open_engine(options, source, settings, work)
         if judges is None:
             judges = engine.judges(settings, options.jobs)
         mode, drug_map, drug_counts = extract_lines(engine, settings, rule, options.lines, vocabulary, drugs, progress)

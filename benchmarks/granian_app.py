@@ -8,8 +8,8 @@ made and tested with waitress (``myeloma-kg serve``); none of them is claimed fo
 
 from myeloma_kg import Settings, load_graph
 from myeloma_kg.web import create_app
+from myeloma_kg.web.serve import start_workers
 
 settings = Settings.load()
 app = create_app(settings, load_graph(settings))
-app.extensions["sparql"].start()  # the query and patient workers, as `myeloma-kg serve` starts them
-app.extensions["patients"].start()
+start_workers(app)  # as `myeloma-kg serve` starts them

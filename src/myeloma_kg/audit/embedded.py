@@ -52,10 +52,9 @@ class DuckDBEngine:
         else:
             folder.mkdir(parents=True, exist_ok=False)
         self._folder = folder
-        work = folder
-        self.con = duckdb.connect(str(work / "work.duckdb"))
+        self.con = duckdb.connect(str(folder / "work.duckdb"))
         self.con.execute(f"SET memory_limit = {_literal(MEMORY_LIMIT)}")
-        self.con.execute(f"SET temp_directory = {_literal(str(work / 'spill'))}")
+        self.con.execute(f"SET temp_directory = {_literal(str(folder / 'spill'))}")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("SET preserve_insertion_order = true")

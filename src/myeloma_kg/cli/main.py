@@ -388,7 +388,7 @@ def recommend(ctx: click.Context, patients: tuple[Path, ...], fmt: str | None, a
 
 def _batch(items, settings: Settings, date, fmt: str, jobs: int | None, jurisdiction: str | None = None) -> int:
     """Stream one JSON line per record (or text blocks), with a progress bar on a terminal."""
-    from ..patients.batch import recommend_many
+    from ..patients.batch import kind_of, recommend_many
     from ..patients.recommend import render_text
 
     def texts():
@@ -407,21 +407,15 @@ def _batch(items, settings: Settings, date, fmt: str, jobs: int | None, jurisdic
     results = recommend_many(texts(), settings, as_of=date, jobs=jobs, jurisdiction=jurisdiction,
                              encoded=fmt == "json")
     bar = click.progressbar(results, length=len(items), label="patients", file=sys.stderr) if sys.stderr.isatty() else None
-    out = sys.stdout
     with bar if bar is not None else contextlib.nullcontext(results) as rows:
-        for row in rows:
+        for result in rows:
+            kind, row = result if fmt == "json" else (kind_of(result), result)
+            worst = max(worst, {"ok": 0, "invalid": 1, "error": 2}[kind])  # the exit status
             if fmt == "json":
-                kind, line = row
-                worst = max(worst, {"ok": 0, "invalid": 1, "error": 2}[kind])
-                out.write(line + "\n")
-                continue
-            if "error" in row:
-                worst = 2
-            elif "validation" in row:
-                worst = max(worst, 1)
-            if "error" in row:
+                sys.stdout.write(row + "\n")
+            elif kind == "error":
                 click.echo(f"{row['record']}: unreadable: {row['error']}\n")
-            elif "validation" in row:
+            elif kind == "invalid":
                 click.echo(f"{row['record']}: does not conform\n" + "\n".join(
                     f"  VIOLATION: {v['message']}" for v in row["validation"]["violations"]) + "\n")
             else:

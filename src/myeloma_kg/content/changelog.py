@@ -68,14 +68,18 @@ class Changelog:
 
     def _compute(self) -> list[Entry]:
         problems: list[str] = []
+
+        def skip(folder: str, exc: DiffInputError) -> None:  # left out of the log, and said so in words
+            problems.append(f"{folder}: {exc.reason or 'it cannot be read as a release'}")
+
         sides = []
         folders = {}
         for release in known_releases(self.settings.releases_path, problems, in_words=True):
             try:
                 sides.append(_from_release(release.folder, release.version))
                 folders[release.version] = release.folder.name
-            except DiffInputError as exc:  # a damaged release is left out of the log, and said so in words
-                problems.append(f"{release.folder.name}: {exc.reason or 'it cannot be read as a release'}")
+            except DiffInputError as exc:
+                skip(release.folder.name, exc)
         served = _from_kg(self.kg, "served")
         cache = self.settings.cache_path / "changelog"  # the diffs kept by content hash, for the next start
         while True:
@@ -90,7 +94,7 @@ class Changelog:
                 if not damaged:
                     raise
                 sides.remove(damaged[0])
-                problems.append(f"{folders.get(exc.side, exc.side)}: {exc.reason or 'it cannot be read as a release'}")
+                skip(folders.get(exc.side, exc.side), exc)
         self._skipped = problems
         self._versions = [side.version for side in sides]
         return list(reversed(found))

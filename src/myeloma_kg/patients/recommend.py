@@ -30,7 +30,7 @@ from ..errors import QuerySyntaxError
 from ..graph.store import KnowledgeGraph, to_python
 from ..graph.version import graph_version
 from ..namespaces import GRAPH, PREFIXES
-from ..queries import catalog_of
+from ..queries import catalog_of, expand_iri
 from .limits import RecordLimits
 from .read import read_text
 from .records import PatientRecord, Vocabulary
@@ -98,10 +98,9 @@ class Recommender:
         for r in kg.select(self.q["regimen-cautions"]):
             key = (r["recommendation"], r["regimen"], r["caution"], r["text"], int(r["kind"]))
             cautions.setdefault(key, []).append((r.get("criterion"), r["when"]))
-        self.pair_cautions = list(cautions.items())
-        # the same, as sets of criteria, for the test of each patient (see _outcome)
+        # each as the set of criteria the patient's verdicts are tested against (see _outcome)
         self._caution_tests = [(rec, regimen, text, kind, frozenset(c for c, _ in needs if c is not None))
-                               for (rec, regimen, _caution, text, kind), needs in self.pair_cautions]
+                               for (rec, regimen, _caution, text, kind), needs in cautions.items()]
         # the clinical actions and the criteria that decide them (supportive-care.rq), in its order
         actions: dict[tuple, list[tuple[str, str]]] = {}
         for r in kg.select(self.q["supportive-care"]):
@@ -109,11 +108,13 @@ class Recommender:
             needs = actions.setdefault(key, [])
             if r.get("criterion"):
                 needs.append((r["scope"], r["criterion"]))
-        self.care_actions = [(dict(zip(_CARE_COLUMNS, key)), needs) for key, needs in actions.items()]
         # an action is given when the patient meets its own criteria, and, unless it goes with the
         # regimens offered, the criteria of its scope too (see _outcome)
-        self._care_tests = [(row, frozenset(c for scope, c in needs if scope == "action" or not row["withRegimens"]))
-                            for row, needs in self.care_actions]
+        self._care_tests = []
+        for key, needs in actions.items():
+            row = dict(zip(_CARE_COLUMNS, key))
+            self._care_tests.append(
+                (row, frozenset(c for scope, c in needs if scope == "action" or not row["withRegimens"])))
         self.regimen_pairs: dict[str, list[tuple[str, str]]] = {}  # regimen -> its (recommendation, regimen) pairs
         for rec, regimen in self.pairs:
             self.regimen_pairs.setdefault(regimen, []).append((rec, regimen))
@@ -283,7 +284,7 @@ class Recommender:
                     for t in new:
                         added_at[t.predicate.value] = step
                     added_at[RuleReads.ANY] = step
-                    present.update(added_at)
+                    present.update(t.predicate.value for t in new)
                 t0 = self._timed(f"round {round_number} {rule.name}", t0)
             if not added and round_number >= self.last_round:
                 break
@@ -610,17 +611,15 @@ def _needs(header: dict[str, Any]) -> frozenset[tuple[str, str | None]]:
     ("mkg:hasToxicity") or a predicate and the IRI it must have as its value ("mkg:stopReason
     mkg:StopToxicity"), in prefixed names or full IRIs in angle brackets."""
     names = header["needs"]
-
-    def iri(text: str) -> str:
-        prefix, _, local = text.partition(":")
-        return PREFIXES[prefix] + local if prefix in PREFIXES else text.strip("<>")
-
     found: set[tuple[str, str | None]] = set()
     for entry in [names] if isinstance(names, str) else names:
         parts = str(entry).split()
-        if len(parts) not in (1, 2):
-            raise QuerySyntaxError(f"needs: {entry!r} is neither a predicate nor a predicate and its value")
-        found.add((iri(parts[0]), iri(parts[1]) if len(parts) == 2 else None))
+        try:
+            if len(parts) not in (1, 2):
+                raise ValueError(entry)
+            found.add((expand_iri(parts[0]), expand_iri(parts[1]) if len(parts) == 2 else None))
+        except ValueError:
+            raise QuerySyntaxError(f"needs: {entry!r} is neither a predicate nor a predicate and its value") from None
     return frozenset(found)
 
 

@@ -12,6 +12,7 @@ evaluate criteria read only the criteria of the current round (``mkg:evaluationR
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from ..errors import CriterionCycleError
@@ -29,24 +30,12 @@ def criterion_rounds(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
         mine = inputs.setdefault(row["criterion"], [])
         if row.get("input") is not None:  # a criterion that reads nothing derived has no input row
             mine.append((row["input"], bool(row["late"])))
+    order = TopologicalSorter({criterion: [i for i, _ in read] for criterion, read in inputs.items()})
+    try:
+        ordered = list(order.static_order())  # every input before the criteria that read it
+    except CycleError as exc:
+        raise CriterionCycleError(sorted(set(exc.args[1]))) from None
     rounds: dict[str, int] = {}
-    for start in sorted(inputs):
-        if start in rounds:
-            continue
-        # depth-first, with an explicit stack: a criterion's round once all its inputs have one
-        stack: list[str] = [start]
-        on_path: set[str] = {start}
-        while stack:
-            criterion = stack[-1]
-            pending = [i for i, _ in inputs.get(criterion, []) if i not in rounds]
-            if not pending:
-                rounds[criterion] = max((rounds[i] + late for i, late in inputs.get(criterion, [])), default=0)
-                stack.pop()
-                on_path.discard(criterion)
-                continue
-            following = pending[0]
-            if following in on_path:
-                raise CriterionCycleError(sorted(stack[stack.index(following):]))
-            stack.append(following)
-            on_path.add(following)
+    for criterion in ordered:
+        rounds[criterion] = max((rounds[i] + late for i, late in inputs.get(criterion, [])), default=0)
     return rounds

@@ -74,6 +74,13 @@ def server_processes(settings: Settings) -> int:
     return max(1, min(wanted, 64))
 
 
+def start_workers(app) -> None:
+    """The app's query and patient worker processes, started so that they are ready before the
+    first request (in each server process, forked from it)."""
+    app.extensions["sparql"].start()
+    app.extensions["patients"].start()
+
+
 def run_server(settings: Settings, kg: KnowledgeGraph) -> None:
     import waitress
 
@@ -84,8 +91,7 @@ def run_server(settings: Settings, kg: KnowledgeGraph) -> None:
     if processes > 1:
         _serve_forked(app, settings, processes)
         return
-    app.extensions["sparql"].start()  # the query and patient workers are ready before the first request
-    app.extensions["patients"].start()
+    start_workers(app)
     waitress.serve(app, **waitress_options(settings))
 
 
@@ -114,8 +120,7 @@ def _serve_forked(app, settings: Settings, processes: int) -> None:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 _end_with(parent)
-                app.extensions["sparql"].start()
-                app.extensions["patients"].start()
+                start_workers(app)
                 waitress.serve(app, sockets=[listener], **options)
             except BaseException:  # noqa: BLE001 - whatever it was, this process ends here
                 code = 1
